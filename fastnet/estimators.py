@@ -1,0 +1,251 @@
+"""Drop-in replacements for scikit-learn's ``MLPClassifier`` and ``MLPRegressor``.
+
+Same parameters, defaults, attributes, warnings and random-number use as
+scikit-learn's, so ``from fastnet import MLPClassifier`` gives the same model;
+the epochs run in fastnet's kernels.  fastnet's extras: ``init``, ``dtype``,
+``n_jobs``, every fastnet activation and per-layer activation lists, and
+``output_activation`` for the regressor.
+"""
+import numpy as np
+from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
+from sklearn.utils.validation import column_or_1d, validate_data
+
+from .network import BaseNetwork
+
+
+class _DropIn(BaseNetwork):
+    """What the two scikit-learn drop-ins share beyond BaseNetwork."""
+
+    def __init__(self, hidden_layer_sizes, activation, solver, alpha, batch_size,
+                 learning_rate, learning_rate_init, power_t, max_iter, loss, shuffle,
+                 random_state, tol, verbose, warm_start, momentum, nesterovs_momentum,
+                 early_stopping, validation_fraction, beta_1, beta_2, epsilon,
+                 n_iter_no_change, max_fun, init, dtype, n_jobs):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.loss = loss
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.init = init
+        self.dtype = dtype
+        self.n_jobs = n_jobs
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to data matrix X and target(s) y.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+
+    def _check_solver(self):
+        if self.solver not in ("sgd", "adam"):
+            raise AttributeError("partial_fit is only available for stochastic "
+                                 "optimizers. %s is not stochastic." % self.solver)
+        return True
+
+    def _score(self, X, y, sample_weight=None):
+        """Validation score on already validated data (early stopping)."""
+        y_pred = self._predict_validated(X)
+        if np.issubdtype(y_pred.dtype, np.floating) and not np.isfinite(y_pred).all():
+            return np.nan
+        return self._score_function(y, y_pred, sample_weight=sample_weight)
+
+
+class MLPClassifier(ClassifierMixin, _DropIn):
+    """Multi-layer perceptron classifier: scikit-learn's, trained by fastnet.
+
+    Binary targets get one logistic output with binary cross entropy (seed 000
+    section 2.5), multiclass a softmax output with cross entropy (section 2.4),
+    multilabel (2-D 0/1 y) logistic outputs with binary cross entropy.
+    Parameters are scikit-learn's ``MLPClassifier``'s plus:
+
+    init : {'sklearn', 'auto', 'he', 'xavier'}, default='sklearn'
+        'sklearn' draws the same weights as scikit-learn for the same seed.
+    dtype : {None, 'float64', 'float32'}, default=None
+        None trains in X's precision, as scikit-learn does.
+    n_jobs : int or None, default=None
+        OpenMP threads over the neurons of wide layers.
+    """
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
+                 alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False,
+                 momentum=0.9, nesterovs_momentum=True, early_stopping=False,
+                 validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
+                 n_iter_no_change=10, max_fun=15000, init="sklearn", dtype=None,
+                 n_jobs=None):
+        super().__init__(hidden_layer_sizes, activation, solver, alpha, batch_size,
+                         learning_rate, learning_rate_init, power_t, max_iter, "log_loss",
+                         shuffle, random_state, tol, verbose, warm_start, momentum,
+                         nesterovs_momentum, early_stopping, validation_fraction, beta_1,
+                         beta_2, epsilon, n_iter_no_change, max_fun, init, dtype, n_jobs)
+
+    _score_function = staticmethod(accuracy_score)
+
+    def _output_spec(self):
+        if self._label_binarizer.y_type_ == "multiclass":
+            return "softmax", "cross_entropy"
+        return "logistic", "binary_cross_entropy"
+
+    def _validate_input(self, X, y, incremental, reset):
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
+                             dtype=(np.float64, np.float32), reset=reset)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
+            self._label_binarizer = LabelBinarizer()
+            self._label_binarizer.fit(y)
+            self.classes_ = self._label_binarizer.classes_
+        else:
+            classes = unique_labels(y)
+            if self.warm_start:
+                if set(classes) != set(self.classes_):
+                    raise ValueError(
+                        "warm_start can only be used where `y` has the same classes as "
+                        f"in the previous call to fit. Previously got {self.classes_}, "
+                        f"`y` has {classes}")
+            elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
+                raise ValueError("`y` has classes not in `self.classes_`. `self.classes_` "
+                                 f"has {self.classes_}. 'y' has {classes}.")
+        return X, self._label_binarizer.transform(y).astype(bool)
+
+    def _decode_targets(self, Y):
+        return self._label_binarizer.inverse_transform(Y)
+
+    def _predict_validated(self, X):
+        y_pred = self._forward_output(X)
+        if self.n_outputs_ == 1:
+            y_pred = y_pred.ravel()
+        return self._label_binarizer.inverse_transform(y_pred)
+
+    def predict(self, X):
+        """Predicted class labels, shape (n_samples,) or (n_samples, n_classes)."""
+        return self._predict_validated(self._check_X(X))
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """One epoch over (X, y); ``classes`` is required on the first call."""
+        self._check_solver()
+        if _check_partial_fit_first_call(self, classes):
+            self._label_binarizer = LabelBinarizer()
+            if type_of_target(y).startswith("multilabel"):
+                self._label_binarizer.fit(y)
+            else:
+                self._label_binarizer.fit(classes)
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
+
+    def predict_proba(self, X):
+        """Class probabilities, shape (n_samples, n_classes)."""
+        y_pred = self._forward_output(self._check_X(X))
+        if self.n_outputs_ == 1:
+            y_pred = y_pred.ravel()
+        if y_pred.ndim == 1:
+            return np.vstack([1 - y_pred, y_pred]).T
+        return y_pred
+
+    def predict_log_proba(self, X):
+        """Logarithm of predict_proba."""
+        y_prob = self.predict_proba(X)
+        return np.log(y_prob, out=y_prob)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+
+class MLPRegressor(RegressorMixin, _DropIn):
+    """Multi-layer perceptron regressor: scikit-learn's, trained by fastnet.
+
+    Identity output with squared error (or exp output with Poisson loss), for
+    single and multi-output y.  Parameters are scikit-learn's ``MLPRegressor``'s
+    plus ``init``, ``dtype`` and ``n_jobs`` (see ``MLPClassifier``) and:
+
+    output_activation : str, fastnet activation or None, default=None
+        None: 'identity' for squared error, 'exp' for Poisson.
+    """
+
+    _parameter_constraints: dict = {
+        **BaseNetwork._parameter_constraints,
+        "loss": [StrOptions({"squared_error", "poisson"})],
+        "output_activation": "no_validation",
+    }
+    _squared_error_averages_outputs = True
+    _score_function = staticmethod(r2_score)
+
+    def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,
+                 solver="adam", alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False,
+                 momentum=0.9, nesterovs_momentum=True, early_stopping=False,
+                 validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
+                 n_iter_no_change=10, max_fun=15000, output_activation=None,
+                 init="sklearn", dtype=None, n_jobs=None):
+        super().__init__(hidden_layer_sizes, activation, solver, alpha, batch_size,
+                         learning_rate, learning_rate_init, power_t, max_iter, loss,
+                         shuffle, random_state, tol, verbose, warm_start, momentum,
+                         nesterovs_momentum, early_stopping, validation_fraction, beta_1,
+                         beta_2, epsilon, n_iter_no_change, max_fun, init, dtype, n_jobs)
+        self.output_activation = output_activation
+
+    def _output_spec(self):
+        if self.output_activation is not None:
+            return self.output_activation, self.loss
+        return ("exp" if self.loss == "poisson" else "identity"), self.loss
+
+    def _validate_input(self, X, y, incremental, reset):
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
+                             y_numeric=True, dtype=(np.float64, np.float32), reset=reset)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        return X, y
+
+    def _decode_targets(self, Y):
+        return Y.ravel() if Y.shape[1] == 1 else Y
+
+    def _predict_validated(self, X):
+        y_pred = self._forward_output(X)
+        return y_pred.ravel() if y_pred.shape[1] == 1 else y_pred
+
+    def predict(self, X):
+        """Predicted values, shape (n_samples,) or (n_samples, n_outputs)."""
+        return self._predict_validated(self._check_X(X))
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """One epoch over (X, y), continuing from the current weights."""
+        self._check_solver()
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
