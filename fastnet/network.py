@@ -21,7 +21,7 @@ from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from . import _kernels
+from . import kernels as _kernels
 from .activations import CODES, resolve, resolve_hidden
 
 LOSS_CODES = {"squared_error": 0, "cross_entropy": 1, "binary_cross_entropy": 2, "poisson": 3}
