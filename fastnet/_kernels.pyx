@@ -20,7 +20,8 @@ thread in a fixed order, so results are bit-identical for any thread count.
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport exp, expm1, log, sqrt, tanh, fabs, pow as cpow
-from libc.string cimport memset
+from libc.string cimport memcpy, memset
+from scipy.linalg.cython_blas cimport dgemm, sgemm
 
 ctypedef Py_ssize_t intp
 
@@ -493,6 +494,7 @@ cdef struct Shape:
     double eps              # the dtype's machine epsilon for clipping logs
     intp par_min            # weights per layer from which threads are used
     int n_threads
+    intp n_units            # units of layers 1..L: the row width of batch buffers
 
 
 cdef inline int _threads_for(const Shape* sh, intp l) noexcept nogil:
@@ -644,6 +646,116 @@ cdef double _batch_gradient(const Shape* sh, const floating* params, floating* G
     return loss
 
 
+# ---------------------------------------------------------------------------
+# Minibatches through BLAS: the same maths as the per-sample path, a whole
+# batch at a time (seed 002's batched form X_l = f(X_{l-1} W_l^T)).
+# Batch buffers are row-major (batch, n_units): row b holds sample b's layers
+# side by side, so layer l is the column block at a_off[l] with leading
+# dimension n_units.  BLAS is column-major: a row-major (r, c) matrix is the
+# column-major (c, r) matrix it transposes.
+# ---------------------------------------------------------------------------
+
+cdef inline void _gemm(char transa, char transb, int m, int n, int k,
+                       const floating* A, int lda, const floating* B, int ldb,
+                       floating beta, floating* C, int ldc) noexcept nogil:
+    """C <- op(A) op(B) + beta C, column-major, in the buffers' precision."""
+    cdef floating one = 1
+    if floating is double:
+        dgemm(&transa, &transb, &m, &n, &k, &one, <double*> A, &lda,
+              <double*> B, &ldb, &beta, C, &ldc)
+    else:
+        sgemm(&transa, &transb, &m, &n, &k, &one, <float*> A, &lda,
+              <float*> B, &ldb, &beta, C, &ldc)
+
+
+cdef double _chunk_gradient_blas(const Shape* sh, const floating* params,
+                                 floating* G, const floating* X,
+                                 const floating* Y, const floating* sw,
+                                 const intp* order, intp start, intp stop,
+                                 floating* xb, floating* A,
+                                 floating* D) noexcept nogil:
+    """G += sum over samples start..stop of their weighted gradients; returns
+    the weighted sum of their losses.  Dense X only.
+
+    Forward (1.3) as Z = A_prev W^T + b, backward (1.23) as
+    Lambda = S W, gradient (1.29) as G = S^T A_prev.  BLAS runs on one
+    thread (network.py holds it there): a multithreaded or split GEMM may
+    sum an entry in another order for another thread count, and results
+    must not depend on n_jobs.
+    """
+    cdef intp nb = stop - start, n_in = sh.sizes[0], U = sh.n_units
+    cdef intp L = sh.n_layers, l, b, i, n_l, n_prev
+    cdef intp n_out = sh.sizes[L]
+    cdef double loss = 0, weight = 1
+    cdef const floating* inp
+    cdef intp ld_inp
+    cdef floating* S
+    cdef floating* gb
+    for b in range(nb):      # the batch's inputs, gathered in visiting order
+        memcpy(xb + b * n_in, X + order[start + b] * n_in, n_in * sizeof(floating))
+    inp = xb
+    ld_inp = n_in
+    for l in range(L):
+        n_l = sh.sizes[l + 1]
+        for b in range(nb):
+            memcpy(A + b * U + sh.a_off[l], params + sh.b_off[l], n_l * sizeof(floating))
+        _gemm(c'T', c'N', n_l, nb, sh.sizes[l], params + sh.w_off[l], sh.sizes[l],
+              inp, ld_inp, 1, A + sh.a_off[l], U)
+        for b in range(nb):
+            _activate(sh.act[l], sh.prm + 3 * l, A + b * U + sh.a_off[l], n_l)
+        inp = A + sh.a_off[l]
+        ld_inp = U
+    for b in range(nb):
+        if sw != NULL:
+            weight = sw[order[start + b]]
+        _output_delta(sh.loss, sh.fused_delta, sh.act[L - 1], sh.prm + 3 * (L - 1),
+                      A + b * U + sh.a_off[L - 1], Y + order[start + b] * n_out,
+                      D + b * U + sh.a_off[L - 1], n_out, weight, sh.eps)
+        loss += weight * _sample_loss(sh.loss, A + b * U + sh.a_off[L - 1],
+                                      Y + order[start + b] * n_out, n_out, sh.eps)
+    for l in range(L - 1, -1, -1):
+        n_l = sh.sizes[l + 1]
+        n_prev = sh.sizes[l]
+        S = D + sh.a_off[l]
+        if l > 0:
+            inp = A + sh.a_off[l - 1]
+            ld_inp = U
+        else:
+            inp = xb
+            ld_inp = n_in
+        _gemm(c'N', c'T', n_prev, n_l, nb, inp, ld_inp, S, U, 1,
+              G + sh.w_off[l], n_prev)
+        gb = G + sh.b_off[l]
+        for b in range(nb):
+            for i in range(n_l):
+                gb[i] = gb[i] + S[b * U + i]
+        if l > 0:
+            _gemm(c'N', c'N', n_prev, nb, n_l, params + sh.w_off[l], n_prev, S, U, 0,
+                  D + sh.a_off[l - 1], U)
+            for b in range(nb):
+                _activation_backprop(sh.act[l - 1], sh.prm + 3 * (l - 1),
+                                     A + b * U + sh.a_off[l - 1],
+                                     D + b * U + sh.a_off[l - 1], n_prev)
+    return loss
+
+
+cdef double _batch_gradient_blas(const Shape* sh, const floating* params,
+                                 floating* G, const floating* X,
+                                 const floating* Y, const floating* sw,
+                                 const intp* order, intp start, intp stop,
+                                 floating* xb, floating* A, floating* D,
+                                 intp chunk) noexcept nogil:
+    """_chunk_gradient_blas over start..stop in chunks of at most `chunk` rows
+    (the batch buffers' height), so full-batch gradients need little memory."""
+    cdef double loss = 0
+    cdef intp lo = start, hi
+    while lo < stop:
+        hi = lo + chunk if lo + chunk < stop else stop
+        loss += _chunk_gradient_blas(sh, params, G, X, Y, sw, order, lo, hi, xb, A, D)
+        lo = hi
+    return loss
+
+
 cdef void _apply_gradient(const Shape* sh, floating* params, floating* G,
                           floating* M, floating* V, int opt, const double* h,
                           double gscale, double reg) noexcept nogil:
@@ -682,6 +794,7 @@ cdef Shape _make_shape(const intp[::1] sizes, const intp[::1] w_off,
     sh.eps = eps
     sh.par_min = par_min
     sh.n_threads = n_threads
+    sh.n_units = a_off[sh.n_layers - 1] + sizes[sh.n_layers]
     return sh
 
 
@@ -693,6 +806,9 @@ def train_epoch(
         floating[::1] acts,            # scratch: activations of layers 1..L
         floating[::1] deltas,          # scratch: sensitivities of layers 1..L
         floating[::1] xdense,          # scratch: one sparse row spread out, zeros
+        floating[:, ::1] xbatch,       # scratch: a minibatch's inputs (chunk, n_in)
+        floating[:, ::1] bacts,        # scratch: its activations (chunk, n_units)
+        floating[:, ::1] bdeltas,      # scratch: its sensitivities (chunk, n_units)
         const intp[::1] sizes, const intp[::1] w_off, const intp[::1] b_off,
         const intp[::1] a_off, const int[::1] act, const double[:, ::1] prm,
         int loss, bint fused_delta, double loss_scale,
@@ -730,7 +846,13 @@ def train_epoch(
     cdef const intp* ind = NULL
     cdef intp nnz = 0
     cdef double* h = &hyper[0]
+    cdef intp chunk = bacts.shape[0]
     sh.eps = 1.1920928955078125e-07 if floating is float else 2.220446049250313e-16
+    if Xd != NULL and batch_size > 1 and (
+            chunk == 0 or xbatch.shape[0] < chunk or bdeltas.shape[0] < chunk
+            or xbatch.shape[1] != n_in or bacts.shape[1] != sh.n_units
+            or bdeltas.shape[1] != sh.n_units):
+        raise ValueError("minibatch buffers have the wrong shape")
     with nogil:
         start = 0
         while start < n:
@@ -762,6 +884,12 @@ def train_epoch(
                 _backward_update(&sh, P, M, V, x, val, ind, nnz, &xdense[0],
                                  &acts[0], &deltas[0], opt, h, 1.0 / sw_sum,
                                  alpha / sw_sum)
+            elif Xd != NULL:
+                batch_loss += loss_scale * _batch_gradient_blas(
+                    &sh, P, &grad[0], Xd, &Y[0, 0], W, &order[0], start, stop,
+                    &xbatch[0, 0], &bacts[0, 0], &bdeltas[0, 0], chunk) / sw_sum
+                _apply_gradient(&sh, P, &grad[0], M, V, opt, h, 1.0 / sw_sum,
+                                alpha / sw_sum)
             else:
                 batch_loss += loss_scale * _batch_gradient(
                     &sh, P, &grad[0], Xd, Xv, Xi, Xp, &Y[0, 0], W, &order[0],
@@ -777,6 +905,7 @@ def loss_and_gradient(
         const floating[::1] params,    # IN all weights and biases
         floating[::1] grad,            # OUT gradient, same layout as params
         floating[::1] acts, floating[::1] deltas,
+        floating[:, ::1] xbatch, floating[:, ::1] bacts, floating[:, ::1] bdeltas,
         const intp[::1] sizes, const intp[::1] w_off, const intp[::1] b_off,
         const intp[::1] a_off, const int[::1] act, const double[:, ::1] prm,
         int loss, bint fused_delta, double loss_scale, double alpha,
@@ -805,8 +934,15 @@ def loss_and_gradient(
             sw_sum = 0
             for k in range(n):
                 sw_sum += W[order[k]]
-        data_loss = _batch_gradient(&sh, &params[0], G, Xd, Xv, Xi, Xp, &Y[0, 0],
-                                    W, &order[0], 0, n, &acts[0], &deltas[0])
+        if Xd != NULL and bacts.shape[0] > 0:
+            data_loss = _batch_gradient_blas(&sh, &params[0], G, Xd, &Y[0, 0], W,
+                                             &order[0], 0, n, &xbatch[0, 0],
+                                             &bacts[0, 0], &bdeltas[0, 0],
+                                             bacts.shape[0])
+        else:
+            data_loss = _batch_gradient(&sh, &params[0], G, Xd, Xv, Xi, Xp,
+                                        &Y[0, 0], W, &order[0], 0, n, &acts[0],
+                                        &deltas[0])
         if alpha > 0:
             reg_loss = 0.5 * alpha * _sum_squared_weights(&sh, &params[0]) / sw_sum
         for l in range(sh.n_layers):

@@ -6,6 +6,7 @@ give the same weights, splits and shuffles): validation, initialisation, the
 early-stopping split, the per-epoch permutation, learning-rate schedules and
 stopping rules.  One kernel call then runs the whole epoch without the GIL.
 """
+import contextlib
 import warnings
 from numbers import Integral, Real
 
@@ -19,6 +20,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state, shuffle
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.optimize import _check_optimize_result
+from threadpoolctl import threadpool_limits
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from . import kernels as _kernels
@@ -274,6 +276,16 @@ class BaseNetwork(BaseEstimator):
         no_index = np.empty(0, dtype=np.intp)
         return np.ascontiguousarray(X, dtype=dtype), empty, no_index, no_index
 
+    def _batch_buffers(self, rows, Xk, dtype):
+        """Scratch for the BLAS minibatch path: inputs, activations, sensitivities.
+
+        Sparse X (Xk[0] empty) and per-sample training take the per-sample
+        path, which needs none (rows = 0)."""
+        rows = rows if Xk[0].shape[0] > 0 else 0
+        return (np.empty((rows, self._units[0]), dtype=dtype),
+                np.empty((rows, self._n_units), dtype=dtype),
+                np.empty((rows, self._n_units), dtype=dtype))
+
     def _shape_args(self):
         acts = self._layer_acts
         codes = np.array([CODES[a.name] for a in acts], dtype=np.intc)
@@ -384,23 +396,49 @@ class BaseNetwork(BaseEstimator):
         acts = np.empty(self._n_units, dtype=dtype)
         deltas = np.empty(self._n_units, dtype=dtype)
         xdense = np.zeros(self._units[0] if Xk[0].shape[0] == 0 else 1, dtype=dtype)
+        batch_buffers = self._batch_buffers(batch_size if batch_size > 1 else 0, Xk, dtype)
         shape = self._shape_args()
         loss_scale = self._loss_scale()
         n_threads = self._n_threads()
-        sample_idx = np.arange(n_samples, dtype=int)
+
+        def epoch(order):
+            """One kernel call: the whole epoch, visiting samples in `order`."""
+            hyper[H_LR] = opt["learning_rate"]
+            total, opt["t"] = _kernels.train_epoch(
+                self._params, opt["state1"], opt["state2"], grad, acts, deltas, xdense,
+                *batch_buffers, *shape, LOSS_CODES[self._loss], self._fused, loss_scale,
+                *Xk, Yk, swk, order, batch_size, OPTIMIZER_CODES[opt["kind"]], hyper,
+                opt["t"], PARALLEL_MIN_WEIGHTS, n_threads)
+            return total
 
         self.n_iter_ = 0
+        with self._blas_threads(uses_blas=batch_buffers[1].shape[0] > 0):
+            self._run_epochs(epoch, n_samples, early_stopping, X_val, y_val, sw_val,
+                             incremental)
+        if early_stopping:
+            self._params[...] = self._best_params
+
+    @staticmethod
+    def _blas_threads(uses_blas):
+        """Run the minibatch path's GEMMs on one BLAS thread.
+
+        Multithreaded BLAS may split a sum differently for other thread
+        counts; one thread keeps results bit-identical for any n_jobs.
+        """
+        if uses_blas:
+            return threadpool_limits(limits=1, user_api="blas")
+        return contextlib.nullcontext()
+
+    def _run_epochs(self, epoch, n_samples, early_stopping, X_val, y_val, sw_val,
+                    incremental):
+        """scikit-learn's epoch loop: shuffle, one kernel call, bookkeeping, stopping."""
+        opt = self._optimizer
+        sample_idx = np.arange(n_samples, dtype=int)
         for _ in range(self.max_iter):
             if self.shuffle:
                 # shuffle the previous permutation, as scikit-learn does
                 sample_idx = shuffle(sample_idx, random_state=self._random_state)
-            order = np.ascontiguousarray(sample_idx, dtype=np.intp)
-            hyper[H_LR] = opt["learning_rate"]
-            total, opt["t"] = _kernels.train_epoch(
-                self._params, opt["state1"], opt["state2"], grad, acts, deltas, xdense,
-                *shape, LOSS_CODES[self._loss], self._fused, loss_scale,
-                *Xk, Yk, swk, order, batch_size, OPTIMIZER_CODES[opt["kind"]], hyper,
-                opt["t"], PARALLEL_MIN_WEIGHTS, n_threads)
+            total = epoch(np.ascontiguousarray(sample_idx, dtype=np.intp))
             self.n_iter_ += 1
             self.loss_ = total / n_samples
             self.t_ += n_samples
@@ -428,8 +466,6 @@ class BaseNetwork(BaseEstimator):
                     "optimization hasn't converged yet." % self.max_iter,
                     ConvergenceWarning,
                 )
-        if early_stopping:
-            self._params[...] = self._best_params
 
     def _trigger_stopping(self, msg):
         """scikit-learn's rule: stop, unless 'adaptive' SGD can still divide by 5."""
@@ -483,6 +519,7 @@ class BaseNetwork(BaseEstimator):
         grad = np.empty_like(self._params)
         acts = np.empty(self._n_units, dtype=dtype)
         deltas = np.empty(self._n_units, dtype=dtype)
+        batch_buffers = self._batch_buffers(min(X.shape[0], 256), Xk, dtype)
         shape = self._shape_args()
         n_threads = self._n_threads()
         loss_scale = self._loss_scale()
@@ -490,7 +527,8 @@ class BaseNetwork(BaseEstimator):
         def loss_grad(packed):
             self._unpack(packed, self._params)
             loss = _kernels.loss_and_gradient(
-                self._params, grad, acts, deltas, *shape, LOSS_CODES[self._loss],
+                self._params, grad, acts, deltas, *batch_buffers, *shape,
+                LOSS_CODES[self._loss],
                 self._fused, loss_scale, float(self.alpha), *Xk, Y, swk, order,
                 PARALLEL_MIN_WEIGHTS, n_threads)
             return loss, self._pack(grad)
@@ -499,8 +537,9 @@ class BaseNetwork(BaseEstimator):
         options = {"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol}
         if tuple(int(v) for v in scipy.__version__.split(".")[:2]) < (1, 15):
             options["iprint"] = iprint
-        result = scipy.optimize.minimize(loss_grad, self._pack(self._params),
-                                         method="L-BFGS-B", jac=True, options=options)
+        with self._blas_threads(uses_blas=batch_buffers[1].shape[0] > 0):
+            result = scipy.optimize.minimize(loss_grad, self._pack(self._params),
+                                             method="L-BFGS-B", jac=True, options=options)
         self.n_iter_ = _check_optimize_result("lbfgs", result, self.max_iter)
         self.loss_ = result.fun
         self._unpack(result.x, self._params)
@@ -550,6 +589,7 @@ class BaseNetwork(BaseEstimator):
         grad = np.empty_like(self._params)
         loss = _kernels.loss_and_gradient(
             self._params, grad, np.empty(self._n_units, dtype), np.empty(self._n_units, dtype),
+            *self._batch_buffers(min(X.shape[0], 256), self._kernel_arrays(X, dtype), dtype),
             *self._shape_args(), LOSS_CODES[self._loss], self._fused, self._loss_scale(),
             float(self.alpha), *self._kernel_arrays(X, dtype), Y, swk,
             np.arange(X.shape[0], dtype=np.intp), PARALLEL_MIN_WEIGHTS, self._n_threads())
