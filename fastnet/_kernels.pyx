@@ -18,7 +18,7 @@ Threads: a layer whose weight count reaches ``par_min`` runs its neurons over
 thread in a fixed order, so results are bit-identical for any thread count.
 """
 from cython cimport floating
-from cython.parallel cimport prange
+from cython.parallel cimport parallel, prange
 from libc.math cimport exp, expm1, log, sqrt, tanh, fabs, pow as cpow
 from libc.string cimport memcpy, memset
 from scipy.linalg.cython_blas cimport dgemm, sgemm
@@ -42,6 +42,10 @@ cdef enum:
     CROSS_ENTROPY = 1
     BINARY_CROSS_ENTROPY = 2
     POISSON = 3
+
+# Neurons per chunk of the per-sample path (see _layer_backward_update).
+cdef enum:
+    ROWS_PER_CHUNK = 32
 
 # Optimizer codes: plain SGD (1.31), SGD with (Nesterov) momentum, Adam.
 cdef enum:
@@ -301,25 +305,39 @@ cdef inline double _sparse_dot(const floating* w, const floating* val,
     return s
 
 
+cdef inline intp _n_chunks(intp n_out) noexcept nogil:
+    return (n_out + ROWS_PER_CHUNK - 1) // ROWS_PER_CHUNK
+
+
+cdef inline void _rows_forward(const floating* W, const floating* b,
+                               const floating* x, const floating* val,
+                               const intp* ind, intp nnz, floating* z,
+                               intp i0, intp i1, intp n_in) noexcept nogil:
+    cdef intp i
+    if x != NULL:
+        for i in range(i0, i1):
+            z[i] = b[i] + _dot(W + i * n_in, x, n_in)
+    else:
+        for i in range(i0, i1):
+            z[i] = b[i] + _sparse_dot(W + i * n_in, val, ind, nnz)
+
+
 cdef void _layer_forward(const floating* W, const floating* b, const floating* x,
                          const floating* val, const intp* ind, intp nnz,
                          floating* z, intp n_out, intp n_in, int nt) noexcept nogil:
-    """z <- W x + b  (1.3); x dense, or sparse as (val, ind, nnz) when x is NULL."""
-    cdef intp i
-    if x != NULL:
-        if nt > 1:
-            for i in prange(n_out, num_threads=nt, schedule='static'):
-                z[i] = b[i] + _dot(W + i * n_in, x, n_in)
-        else:
-            for i in range(n_out):
-                z[i] = b[i] + _dot(W + i * n_in, x, n_in)
+    """z <- W x + b  (1.3); x dense, or sparse as (val, ind, nnz) when x is NULL.
+
+    Threads take whole chunks of ROWS_PER_CHUNK neurons in a static schedule,
+    the same chunks they update in _layer_backward_update, so each core keeps
+    working on the rows of W already in its cache.
+    """
+    cdef intp c, nc = _n_chunks(n_out)
+    if nt > 1:
+        for c in prange(nc, num_threads=nt, schedule='static'):
+            _rows_forward(W, b, x, val, ind, nnz, z, c * ROWS_PER_CHUNK,
+                          min((c + 1) * ROWS_PER_CHUNK, n_out), n_in)
     else:
-        if nt > 1:
-            for i in prange(n_out, num_threads=nt, schedule='static'):
-                z[i] = b[i] + _sparse_dot(W + i * n_in, val, ind, nnz)
-        else:
-            for i in range(n_out):
-                z[i] = b[i] + _sparse_dot(W + i * n_in, val, ind, nnz)
+        _rows_forward(W, b, x, val, ind, nnz, z, 0, n_out, n_in)
 
 
 cdef inline void _opt_step(int opt, floating* w, floating* m, floating* v,
@@ -346,22 +364,23 @@ cdef inline void _opt_step(int opt, floating* w, floating* m, floating* v,
         w[0] = w[0] + (-h[H_LR] * m[0] / (sqrt(v[0]) + h[H_EPSILON]))
 
 
-cdef void _columns_backward_update(
-        floating* W, floating* M, floating* V, const floating* s,
-        const floating* a, floating* lam, intp n_out, intp n_in,
-        intp j0, intp j1, int opt, const double* h,
+cdef void _rows_backward_update(
+        floating* W, floating* b, floating* M, floating* V, floating* Mb,
+        floating* Vb, const floating* s, const floating* a, floating* lam,
+        intp i0, intp i1, intp n_in, int opt, const double* h,
         double gscale, double reg) noexcept nogil:
-    """Columns j0..j1 of one layer: backpropagate and update in one pass over W.
+    """Neurons i0..i1 of one layer: backpropagate and update in one pass over W.
 
     lam_j += sum_i s_i w_ij with the weights before this step (1.20), then
     w_ij takes the step for g_ij = gscale s_i a_j + reg w_ij (1.29, 1.31,
-    seed 001 eq. 21).  lam is NULL for the first layer, which needs no
-    sensitivities.  M and V hold the optimizer's state (unused by plain SGD).
+    seed 001 eq. 21) and b_i for gscale s_i (1.32).  lam is NULL for the
+    first layer, which needs no sensitivities.  M and V hold the optimizer's
+    state (unused by plain SGD).
     """
     cdef intp i, j
     cdef floating* row
     cdef floating si, step     # the element type, so float32 loops stay float32
-    for i in range(n_out):
+    for i in range(i0, i1):
         si = s[i]
         row = W + i * n_in
         if opt == OPT_SGD and reg == 0:
@@ -369,45 +388,80 @@ cdef void _columns_backward_update(
                 continue        # a dead ReLU: nothing flows back, nothing moves
             step = h[H_LR] * gscale * si
             if lam != NULL:
-                for j in range(j0, j1):
+                for j in range(n_in):
                     lam[j] = lam[j] + si * row[j]
                     row[j] = row[j] - step * a[j]
             else:
-                for j in range(j0, j1):
+                for j in range(n_in):
                     row[j] = row[j] - step * a[j]
         else:
             if lam != NULL:
-                for j in range(j0, j1):
+                for j in range(n_in):
                     lam[j] = lam[j] + si * row[j]
-            for j in range(j0, j1):
+            for j in range(n_in):
                 _opt_step(opt, row + j, M + i * n_in + j, V + i * n_in + j,
                           gscale * si * a[j] + reg * row[j], h)
+        _opt_step(opt, b + i, Mb + i, Vb + i, gscale * si, h)
 
 
 cdef void _layer_backward_update(
         floating* W, floating* b, floating* M, floating* V, floating* Mb,
         floating* Vb, const floating* s, const floating* a, floating* lam,
-        intp n_out, intp n_in, int opt, const double* h, double gscale,
-        double reg, int nt) noexcept nogil:
+        floating* parts, intp n_out, intp n_in, int opt, const double* h,
+        double gscale, double reg, int nt) noexcept nogil:
     """Per-sample step of one layer: lam = W^T s (old W), then W and b move.
 
-    Threads split the inputs j into blocks, so each lam_j and each w_ij is
-    owned by one thread and summed in the order i = 0, 1, ... (bit-identical
-    for any thread count).
+    Neurons are taken in chunks of ROWS_PER_CHUNK.  Chunk c sums its part of
+    lam in parts[c] (rows in order), and lam_j = ((parts[0]_j + parts[1]_j)
+    + parts[2]_j) + ...: the chunks and both orders are fixed, so lam is
+    bit-identical for any thread count, while each thread owns whole rows of W
+    (the rows it also computed in the forward pass).
     """
-    cdef intp i, blk
-    if lam != NULL:
-        memset(lam, 0, n_in * sizeof(floating))
+    cdef intp c, j, blk, nc = _n_chunks(n_out)
+    cdef intp j0, j1
+    if lam == NULL or nc == 1:
+        if lam != NULL:
+            memset(lam, 0, n_in * sizeof(floating))
+        if nt > 1 and nc > 1:
+            for c in prange(nc, num_threads=nt, schedule='static'):
+                _rows_backward_update(W, b, M, V, Mb, Vb, s, a, NULL,
+                                      c * ROWS_PER_CHUNK,
+                                      min((c + 1) * ROWS_PER_CHUNK, n_out),
+                                      n_in, opt, h, gscale, reg)
+        else:
+            _rows_backward_update(W, b, M, V, Mb, Vb, s, a, lam, 0, n_out, n_in,
+                                  opt, h, gscale, reg)
+        return
     if nt > 1:
-        for blk in prange(nt, num_threads=nt, schedule='static'):
-            _columns_backward_update(W, M, V, s, a, lam, n_out, n_in,
-                                     blk * n_in // nt, (blk + 1) * n_in // nt,
-                                     opt, h, gscale, reg)
+        with parallel(num_threads=nt):
+            for c in prange(nc, schedule='static'):
+                memset(parts + c * n_in, 0, n_in * sizeof(floating))
+                _rows_backward_update(W, b, M, V, Mb, Vb, s, a, parts + c * n_in,
+                                      c * ROWS_PER_CHUNK,
+                                      min((c + 1) * ROWS_PER_CHUNK, n_out),
+                                      n_in, opt, h, gscale, reg)
+            for blk in prange(nt, schedule='static'):
+                _sum_parts(parts, lam, nc, n_in, blk * n_in // nt,
+                           (blk + 1) * n_in // nt)
     else:
-        _columns_backward_update(W, M, V, s, a, lam, n_out, n_in, 0, n_in,
-                                 opt, h, gscale, reg)
-    for i in range(n_out):
-        _opt_step(opt, b + i, Mb + i, Vb + i, gscale * s[i], h)     # (1.32)
+        for c in range(nc):
+            memset(parts + c * n_in, 0, n_in * sizeof(floating))
+            _rows_backward_update(W, b, M, V, Mb, Vb, s, a, parts + c * n_in,
+                                  c * ROWS_PER_CHUNK,
+                                  min((c + 1) * ROWS_PER_CHUNK, n_out),
+                                  n_in, opt, h, gscale, reg)
+        _sum_parts(parts, lam, nc, n_in, 0, n_in)
+
+
+cdef void _sum_parts(const floating* parts, floating* lam, intp nc, intp n_in,
+                     intp j0, intp j1) noexcept nogil:
+    """lam_j = sum of the chunks' partial sums, in chunk order, for j0 <= j < j1."""
+    cdef intp c, j
+    for j in range(j0, j1):
+        lam[j] = parts[j]
+    for c in range(1, nc):
+        for j in range(j0, j1):
+            lam[j] = lam[j] + parts[c * n_in + j]
 
 
 cdef void _first_layer_sparse_sgd(floating* W, floating* b, const floating* s,
@@ -535,7 +589,7 @@ cdef double _forward_loss_delta(const Shape* sh, const floating* params,
 cdef void _backward_update(const Shape* sh, floating* params, floating* M,
                            floating* V, const floating* x, const floating* val,
                            const intp* ind, intp nnz, floating* xdense,
-                           floating* acts, floating* deltas, int opt,
+                           floating* parts, floating* acts, floating* deltas, int opt,
                            const double* h, double gscale,
                            double reg) noexcept nogil:
     """Per-sample SGD/momentum/Adam step of every layer, last layer first.
@@ -569,8 +623,8 @@ cdef void _backward_update(const Shape* sh, floating* params, floating* M,
         _layer_backward_update(params + sh.w_off[l], params + sh.b_off[l],
                                M + sh.w_off[l], V + sh.w_off[l],
                                M + sh.b_off[l], V + sh.b_off[l],
-                               deltas + sh.a_off[l], a_prev, lam, n_out, n_in,
-                               opt, h, gscale, reg, _threads_for(sh, l))
+                               deltas + sh.a_off[l], a_prev, lam, parts, n_out,
+                               n_in, opt, h, gscale, reg, _threads_for(sh, l))
         if l > 0:
             _activation_backprop(sh.act[l - 1], sh.prm + 3 * (l - 1),
                                  acts + sh.a_off[l - 1], lam, n_in)
@@ -806,6 +860,7 @@ def train_epoch(
         floating[::1] acts,            # scratch: activations of layers 1..L
         floating[::1] deltas,          # scratch: sensitivities of layers 1..L
         floating[::1] xdense,          # scratch: one sparse row spread out, zeros
+        floating[::1] parts,           # scratch: chunk partial sums, lam_parts_size
         floating[:, ::1] xbatch,       # scratch: a minibatch's inputs (chunk, n_in)
         floating[:, ::1] bacts,        # scratch: its activations (chunk, n_units)
         floating[:, ::1] bdeltas,      # scratch: its sensitivities (chunk, n_units)
@@ -848,6 +903,8 @@ def train_epoch(
     cdef double* h = &hyper[0]
     cdef intp chunk = bacts.shape[0]
     sh.eps = 1.1920928955078125e-07 if floating is float else 2.220446049250313e-16
+    if parts.shape[0] < lam_parts_size(sizes):
+        raise ValueError("the partial-sum buffer is too small")
     if Xd != NULL and batch_size > 1 and (
             chunk == 0 or xbatch.shape[0] < chunk or bdeltas.shape[0] < chunk
             or xbatch.shape[1] != n_in or bacts.shape[1] != sh.n_units
@@ -882,7 +939,7 @@ def train_epoch(
                 batch_loss += loss_scale * _forward_loss_delta(
                     &sh, P, x, val, ind, nnz, &Y[r, 0], weight, &acts[0], &deltas[0])
                 _backward_update(&sh, P, M, V, x, val, ind, nnz, &xdense[0],
-                                 &acts[0], &deltas[0], opt, h, 1.0 / sw_sum,
+                                 &parts[0], &acts[0], &deltas[0], opt, h, 1.0 / sw_sum,
                                  alpha / sw_sum)
             elif Xd != NULL:
                 batch_loss += loss_scale * _batch_gradient_blas(
@@ -899,6 +956,16 @@ def train_epoch(
             total += batch_loss * (stop - start)
             start = stop
     return total, adam_t
+
+
+def lam_parts_size(const intp[::1] sizes):
+    """Length of the `parts` scratch train_epoch needs (at least 1)."""
+    cdef intp l, size = 1, nc
+    for l in range(1, sizes.shape[0] - 1):
+        nc = _n_chunks(sizes[l + 1])
+        if nc > 1 and nc * sizes[l] > size:
+            size = nc * sizes[l]
+    return size
 
 
 def loss_and_gradient(

@@ -19,6 +19,7 @@ if os.environ.get("FASTNET_KERNELS", "") != "portable" and portable.cpu_has_avx2
 train_epoch = kernels.train_epoch
 loss_and_gradient = kernels.loss_and_gradient
 forward = kernels.forward
+lam_parts_size = kernels.lam_parts_size
 max_threads = portable.max_threads
 has_openmp = portable.has_openmp
 NAME = "avx2-fma" if kernels is not portable else "portable"
