@@ -19,7 +19,7 @@ thread in a fixed order, so results are bit-identical for any thread count.
 """
 from cython cimport floating
 from cython.parallel cimport parallel, prange
-from libc.math cimport exp, expm1, log, sqrt, tanh, fabs, pow as cpow
+from libc.math cimport exp, expm1, log, sqrt, sqrtf, tanh, pow as cpow
 from libc.string cimport memcpy, memset
 from scipy.linalg.cython_blas cimport dgemm, sgemm
 
@@ -364,18 +364,60 @@ cdef inline void _opt_step(int opt, floating* w, floating* m, floating* v,
         w[0] = w[0] + (-h[H_LR] * m[0] / (sqrt(v[0]) + h[H_EPSILON]))
 
 
+cdef inline floating _sqrt(floating x) noexcept nogil:
+    if floating is float:
+        return sqrtf(x)
+    return sqrt(x)
+
+
+cdef inline void _row_step(int opt, floating* w, floating* m, floating* v,
+                           const floating* a, floating gs, floating reg, intp n,
+                           const double* h) noexcept nogil:
+    """One row's optimizer step for g_j = gs a_j + reg w_j  (1.29, 1.31).
+
+    The same formulas as _opt_step, one loop per optimizer so that each
+    vectorises: SGD w -= lr g; momentum v <- mu v - lr g, w += v (Nesterov:
+    w += mu v - lr g); Adam as scikit-learn's AdamOptimizer.
+    """
+    cdef intp j
+    cdef floating g, vel, lr = h[H_LR], mu = h[H_MOMENTUM]
+    cdef floating b1 = h[H_BETA1], b2 = h[H_BETA2], eps = h[H_EPSILON]
+    if opt == OPT_SGD:
+        for j in range(n):
+            w[j] = w[j] - lr * (gs * a[j] + reg * w[j])
+    elif opt == OPT_MOMENTUM and h[H_NESTEROV] == 0:
+        for j in range(n):
+            g = gs * a[j] + reg * w[j]
+            vel = mu * m[j] - lr * g
+            m[j] = vel
+            w[j] = w[j] + vel
+    elif opt == OPT_MOMENTUM:
+        for j in range(n):
+            g = gs * a[j] + reg * w[j]
+            vel = mu * m[j] - lr * g
+            m[j] = vel
+            w[j] = w[j] + (mu * vel - lr * g)
+    else:
+        for j in range(n):
+            g = gs * a[j] + reg * w[j]
+            m[j] = b1 * m[j] + (1 - b1) * g
+            v[j] = b2 * v[j] + (1 - b2) * (g * g)
+            w[j] = w[j] + (-lr * m[j] / (_sqrt(v[j]) + eps))
+
+
 cdef void _rows_backward_update(
         floating* W, floating* b, floating* M, floating* V, floating* Mb,
         floating* Vb, const floating* s, const floating* a, floating* lam,
-        intp i0, intp i1, intp n_in, int opt, const double* h,
+        floating* rowsq, intp i0, intp i1, intp n_in, int opt, const double* h,
         double gscale, double reg) noexcept nogil:
     """Neurons i0..i1 of one layer: backpropagate and update in one pass over W.
 
     lam_j += sum_i s_i w_ij with the weights before this step (1.20), then
     w_ij takes the step for g_ij = gscale s_i a_j + reg w_ij (1.29, 1.31,
     seed 001 eq. 21) and b_i for gscale s_i (1.32).  lam is NULL for the
-    first layer, which needs no sensitivities.  M and V hold the optimizer's
-    state (unused by plain SGD).
+    first layer, which needs no sensitivities.  With L2 (reg > 0), rowsq[i]
+    receives sum_j w_ij^2 before the step, for the loss.  M and V hold the
+    optimizer's state (unused by plain SGD).
     """
     cdef intp i, j
     cdef floating* row
@@ -398,17 +440,18 @@ cdef void _rows_backward_update(
             if lam != NULL:
                 for j in range(n_in):
                     lam[j] = lam[j] + si * row[j]
-            for j in range(n_in):
-                _opt_step(opt, row + j, M + i * n_in + j, V + i * n_in + j,
-                          gscale * si * a[j] + reg * row[j], h)
+            if reg != 0:
+                rowsq[i] = _dot(row, row, n_in)
+            _row_step(opt, row, M + i * n_in, V + i * n_in, a, gscale * si, reg,
+                      n_in, h)
         _opt_step(opt, b + i, Mb + i, Vb + i, gscale * si, h)
 
 
 cdef void _layer_backward_update(
         floating* W, floating* b, floating* M, floating* V, floating* Mb,
         floating* Vb, const floating* s, const floating* a, floating* lam,
-        floating* parts, intp n_out, intp n_in, int opt, const double* h,
-        double gscale, double reg, int nt) noexcept nogil:
+        floating* parts, floating* rowsq, intp n_out, intp n_in, int opt,
+        const double* h, double gscale, double reg, int nt) noexcept nogil:
     """Per-sample step of one layer: lam = W^T s (old W), then W and b move.
 
     Neurons are taken in chunks of ROWS_PER_CHUNK.  Chunk c sums its part of
@@ -424,19 +467,19 @@ cdef void _layer_backward_update(
             memset(lam, 0, n_in * sizeof(floating))
         if nt > 1 and nc > 1:
             for c in prange(nc, num_threads=nt, schedule='static'):
-                _rows_backward_update(W, b, M, V, Mb, Vb, s, a, NULL,
+                _rows_backward_update(W, b, M, V, Mb, Vb, s, a, NULL, rowsq,
                                       c * ROWS_PER_CHUNK,
                                       min((c + 1) * ROWS_PER_CHUNK, n_out),
                                       n_in, opt, h, gscale, reg)
         else:
-            _rows_backward_update(W, b, M, V, Mb, Vb, s, a, lam, 0, n_out, n_in,
+            _rows_backward_update(W, b, M, V, Mb, Vb, s, a, lam, rowsq, 0, n_out, n_in,
                                   opt, h, gscale, reg)
         return
     if nt > 1:
         with parallel(num_threads=nt):
             for c in prange(nc, schedule='static'):
                 memset(parts + c * n_in, 0, n_in * sizeof(floating))
-                _rows_backward_update(W, b, M, V, Mb, Vb, s, a, parts + c * n_in,
+                _rows_backward_update(W, b, M, V, Mb, Vb, s, a, parts + c * n_in, rowsq,
                                       c * ROWS_PER_CHUNK,
                                       min((c + 1) * ROWS_PER_CHUNK, n_out),
                                       n_in, opt, h, gscale, reg)
@@ -446,7 +489,7 @@ cdef void _layer_backward_update(
     else:
         for c in range(nc):
             memset(parts + c * n_in, 0, n_in * sizeof(floating))
-            _rows_backward_update(W, b, M, V, Mb, Vb, s, a, parts + c * n_in,
+            _rows_backward_update(W, b, M, V, Mb, Vb, s, a, parts + c * n_in, rowsq,
                                   c * ROWS_PER_CHUNK,
                                   min((c + 1) * ROWS_PER_CHUNK, n_out),
                                   n_in, opt, h, gscale, reg)
@@ -586,18 +629,20 @@ cdef double _forward_loss_delta(const Shape* sh, const floating* params,
     return _sample_loss(sh.loss, a_out, t, n_out, sh.eps)
 
 
-cdef void _backward_update(const Shape* sh, floating* params, floating* M,
-                           floating* V, const floating* x, const floating* val,
-                           const intp* ind, intp nnz, floating* xdense,
-                           floating* parts, floating* acts, floating* deltas, int opt,
-                           const double* h, double gscale,
-                           double reg) noexcept nogil:
+cdef double _backward_update(const Shape* sh, floating* params, floating* M,
+                             floating* V, const floating* x, const floating* val,
+                             const intp* ind, intp nnz, floating* xdense,
+                             floating* parts, floating* rowsq, floating* acts,
+                             floating* deltas, int opt, const double* h,
+                             double gscale, double reg) noexcept nogil:
     """Per-sample SGD/momentum/Adam step of every layer, last layer first.
 
     Backpropagation (1.23 / 2.12) and the update (1.31, 1.32) share one pass
-    over each W; the input layer needs no sensitivities.
+    over each W; the input layer needs no sensitivities.  Returns ||W||^2
+    before the step when reg > 0 (for the L2 term of the loss), else 0.
     """
     cdef intp l, k, n_in, n_out
+    cdef double total = 0
     cdef floating* lam
     cdef const floating* a_prev
     for l in range(sh.n_layers - 1, -1, -1):
@@ -615,7 +660,7 @@ cdef void _backward_update(const Shape* sh, floating* params, floating* M,
                                             params + sh.b_off[0],
                                             deltas + sh.a_off[0], val, ind, nnz,
                                             n_out, n_in, h[H_LR], gscale)
-                    return
+                    return 0
                 # momentum, Adam and L2 move every weight: spread the row out
                 for k in range(nnz):
                     xdense[ind[k]] = val[k]
@@ -623,14 +668,19 @@ cdef void _backward_update(const Shape* sh, floating* params, floating* M,
         _layer_backward_update(params + sh.w_off[l], params + sh.b_off[l],
                                M + sh.w_off[l], V + sh.w_off[l],
                                M + sh.b_off[l], V + sh.b_off[l],
-                               deltas + sh.a_off[l], a_prev, lam, parts, n_out,
-                               n_in, opt, h, gscale, reg, _threads_for(sh, l))
+                               deltas + sh.a_off[l], a_prev, lam, parts,
+                               rowsq + sh.a_off[l], n_out, n_in, opt, h, gscale,
+                               reg, _threads_for(sh, l))
         if l > 0:
             _activation_backprop(sh.act[l - 1], sh.prm + 3 * (l - 1),
                                  acts + sh.a_off[l - 1], lam, n_in)
         elif x == NULL:
             for k in range(nnz):
                 xdense[ind[k]] = 0
+    if reg != 0:
+        for k in range(sh.n_units):     # rows in a fixed order: any n_jobs
+            total += rowsq[k]
+    return total
 
 
 cdef void _backward_accumulate(const Shape* sh, const floating* params,
@@ -861,6 +911,7 @@ def train_epoch(
         floating[::1] deltas,          # scratch: sensitivities of layers 1..L
         floating[::1] xdense,          # scratch: one sparse row spread out, zeros
         floating[::1] parts,           # scratch: chunk partial sums, lam_parts_size
+        floating[::1] rowsq,           # scratch: sum_j w_ij^2 per neuron (n_units)
         floating[:, ::1] xbatch,       # scratch: a minibatch's inputs (chunk, n_in)
         floating[:, ::1] bacts,        # scratch: its activations (chunk, n_units)
         floating[:, ::1] bdeltas,      # scratch: its sensitivities (chunk, n_units)
@@ -887,6 +938,7 @@ def train_epoch(
                                 fused_delta, 1.0, par_min, n_threads)
     cdef intp n = order.shape[0], n_in = sizes[0], n_out = Y.shape[1]
     cdef intp start, stop, k, r
+    cdef bint per_sample
     cdef double sw_sum, batch_loss, total = 0, weight, alpha = hyper[H_ALPHA]
     cdef floating* P = &params[0]
     cdef floating* M = &state1[0]
@@ -903,6 +955,8 @@ def train_epoch(
     cdef double* h = &hyper[0]
     cdef intp chunk = bacts.shape[0]
     sh.eps = 1.1920928955078125e-07 if floating is float else 2.220446049250313e-16
+    if rowsq.shape[0] < sh.n_units:
+        raise ValueError("the row-sum buffer is too small")
     if parts.shape[0] < lam_parts_size(sizes):
         raise ValueError("the partial-sum buffer is too small")
     if Xd != NULL and batch_size > 1 and (
@@ -921,13 +975,14 @@ def train_epoch(
             else:
                 sw_sum = stop - start
             batch_loss = 0
-            if alpha > 0:
+            per_sample = stop - start == 1 and batch_size == 1
+            if alpha > 0 and not per_sample:
                 batch_loss = 0.5 * alpha * _sum_squared_weights(&sh, P) / sw_sum
             if opt == OPT_ADAM:
                 adam_t += 1
                 h[H_LR] = (h[H_LR_INIT] * sqrt(1 - cpow(h[H_BETA2], adam_t))
                            / (1 - cpow(h[H_BETA1], adam_t)))
-            if stop - start == 1 and batch_size == 1:
+            if per_sample:
                 r = order[start]
                 weight = W[r] if W != NULL else 1.0
                 if Xd != NULL:
@@ -938,9 +993,12 @@ def train_epoch(
                     nnz = Xp[r + 1] - Xp[r]
                 batch_loss += loss_scale * _forward_loss_delta(
                     &sh, P, x, val, ind, nnz, &Y[r, 0], weight, &acts[0], &deltas[0])
-                _backward_update(&sh, P, M, V, x, val, ind, nnz, &xdense[0],
-                                 &parts[0], &acts[0], &deltas[0], opt, h, 1.0 / sw_sum,
-                                 alpha / sw_sum)
+                # the L2 term of the loss uses the weights before the step,
+                # whose squares the update pass sums on its way
+                batch_loss += 0.5 * alpha * _backward_update(
+                    &sh, P, M, V, x, val, ind, nnz, &xdense[0], &parts[0],
+                    &rowsq[0], &acts[0], &deltas[0], opt, h, 1.0 / sw_sum,
+                    alpha / sw_sum) / sw_sum
             elif Xd != NULL:
                 batch_loss += loss_scale * _batch_gradient_blas(
                     &sh, P, &grad[0], Xd, &Y[0, 0], W, &order[0], start, stop,

@@ -397,6 +397,7 @@ class BaseNetwork(BaseEstimator):
         deltas = np.empty(self._n_units, dtype=dtype)
         xdense = np.zeros(self._units[0] if Xk[0].shape[0] == 0 else 1, dtype=dtype)
         parts = np.empty(_kernels.lam_parts_size(self._units), dtype=dtype)
+        rowsq = np.empty(self._n_units, dtype=dtype)
         batch_buffers = self._batch_buffers(batch_size if batch_size > 1 else 0, Xk, dtype)
         shape = self._shape_args()
         loss_scale = self._loss_scale()
@@ -407,7 +408,7 @@ class BaseNetwork(BaseEstimator):
             hyper[H_LR] = opt["learning_rate"]
             total, opt["t"] = _kernels.train_epoch(
                 self._params, opt["state1"], opt["state2"], grad, acts, deltas, xdense,
-                parts, *batch_buffers, *shape, LOSS_CODES[self._loss], self._fused, loss_scale,
+                parts, rowsq, *batch_buffers, *shape, LOSS_CODES[self._loss], self._fused, loss_scale,
                 *Xk, Yk, swk, order, batch_size, OPTIMIZER_CODES[opt["kind"]], hyper,
                 opt["t"], PARALLEL_MIN_WEIGHTS, n_threads)
             return total
