@@ -864,20 +864,15 @@ cdef void _apply_gradient(const Shape* sh, floating* params, floating* G,
                           floating* M, floating* V, int opt, const double* h,
                           double gscale, double reg) noexcept nogil:
     """Minibatch step: g = gscale G + reg W (biases: gscale G); then G <- 0."""
-    cdef intp l, j, nw, nb
-    cdef intp w0, b0
+    cdef intp l, w0, b0, nw, nb
     for l in range(sh.n_layers):
         w0 = sh.w_off[l]
         b0 = sh.b_off[l]
         nw = sh.sizes[l] * sh.sizes[l + 1]
         nb = sh.sizes[l + 1]
-        for j in range(w0, w0 + nw):
-            _opt_step(opt, params + j, M + j, V + j,
-                      gscale * G[j] + reg * params[j], h)
-            G[j] = 0
-        for j in range(b0, b0 + nb):
-            _opt_step(opt, params + j, M + j, V + j, gscale * G[j], h)
-            G[j] = 0
+        _row_step(opt, params + w0, M + w0, V + w0, G + w0, gscale, reg, nw, h)
+        _row_step(opt, params + b0, M + b0, V + b0, G + b0, gscale, 0, nb, h)
+        memset(G + w0, 0, (nw + nb) * sizeof(floating))
 
 
 cdef Shape _make_shape(const intp[::1] sizes, const intp[::1] w_off,

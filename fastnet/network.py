@@ -7,6 +7,7 @@ early-stopping split, the per-epoch permutation, learning-rate schedules and
 stopping rules.  One kernel call then runs the whole epoch without the GIL.
 """
 import contextlib
+import functools
 import warnings
 from numbers import Integral, Real
 
@@ -20,7 +21,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state, shuffle
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.optimize import _check_optimize_result
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from . import kernels as _kernels
@@ -36,6 +37,13 @@ PARALLEL_MIN_WEIGHTS = 65536
 
 # Positions in the kernels' hyper-parameter array (H_* in _kernels.pyx).
 H_LR, H_MOMENTUM, H_NESTEROV, H_BETA1, H_BETA2, H_EPSILON, H_ALPHA, H_LR_INIT = range(8)
+
+
+@functools.lru_cache(maxsize=1)
+def _blas_controller():
+    """One threadpoolctl controller, made on first use (after the kernels
+    loaded SciPy's BLAS): creating one per fit costs half a millisecond."""
+    return ThreadpoolController()
 
 
 class _LayerList(list):
@@ -428,7 +436,7 @@ class BaseNetwork(BaseEstimator):
         counts; one thread keeps results bit-identical for any n_jobs.
         """
         if uses_blas:
-            return threadpool_limits(limits=1, user_api="blas")
+            return _blas_controller().limit(limits=1, user_api="blas")
         return contextlib.nullcontext()
 
     def _run_epochs(self, epoch, n_samples, early_stopping, X_val, y_val, sw_val,
