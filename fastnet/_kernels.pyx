@@ -43,9 +43,11 @@ cdef enum:
     BINARY_CROSS_ENTROPY = 2
     POISSON = 3
 
-# Neurons per chunk of the per-sample path (see _layer_backward_update).
+# Neurons per chunk of the per-sample path (see _layer_backward_update), and
+# slices of a wide layer's minibatch GEMMs (see _gemm_blocks).
 cdef enum:
     ROWS_PER_CHUNK = 32
+    GEMM_BLOCKS = 4
 
 # Optimizer codes: plain SGD (1.31), SGD with (Nesterov) momentum, Adam.
 cdef enum:
@@ -772,6 +774,49 @@ cdef inline void _gemm(char transa, char transb, int m, int n, int k,
               <float*> B, &ldb, &beta, C, &ldc)
 
 
+cdef void _gemm_blocks(char transa, char transb, bint split_m, int m, int n,
+                       int k, const floating* A, int lda, const floating* B,
+                       int ldb, floating beta, floating* C, int ldc,
+                       int nt) noexcept nogil:
+    """C <- op(A) op(B) + beta C as GEMM_BLOCKS single-threaded GEMMs.
+
+    The output is cut into GEMM_BLOCKS slices of its rows (split_m) or
+    columns, never along the summed dimension k.  The slices are the same for
+    any thread count and each is one BLAS call on the same operands, so the
+    result is bit-identical whether one thread or several take the slices.
+    Splitting rows of C needs rows of op(A): A + i (transa 'N') or
+    A + i * lda ('T'); splitting columns needs columns of op(B): B + i * ldb
+    ('N') or B + i ('T').
+    """
+    cdef int blk, i0, i1, extent = m if split_m else n
+    if nt <= 1:
+        for blk in range(GEMM_BLOCKS):
+            _gemm_block(transa, transb, split_m, m, n, k, A, lda, B, ldb, beta, C,
+                        ldc, blk * extent // GEMM_BLOCKS,
+                        (blk + 1) * extent // GEMM_BLOCKS)
+    else:
+        for blk in prange(GEMM_BLOCKS, num_threads=nt, schedule='static'):
+            _gemm_block(transa, transb, split_m, m, n, k, A, lda, B, ldb, beta, C,
+                        ldc, blk * extent // GEMM_BLOCKS,
+                        (blk + 1) * extent // GEMM_BLOCKS)
+
+
+cdef inline void _gemm_block(char transa, char transb, bint split_m, int m, int n,
+                             int k, const floating* A, int lda, const floating* B,
+                             int ldb, floating beta, floating* C, int ldc,
+                             int i0, int i1) noexcept nogil:
+    if i1 <= i0:
+        return
+    if split_m:
+        _gemm(transa, transb, i1 - i0, n, k,
+              A + (i0 * lda if transa == c'T' else i0), lda, B, ldb, beta,
+              C + i0, ldc)
+    else:
+        _gemm(transa, transb, m, i1 - i0, k, A, lda,
+              B + (i0 if transb == c'T' else i0 * ldb), ldb, beta,
+              C + i0 * ldc, ldc)
+
+
 cdef double _chunk_gradient_blas(const Shape* sh, const floating* params,
                                  floating* G, const floating* X,
                                  const floating* Y, const floating* sw,
@@ -782,10 +827,10 @@ cdef double _chunk_gradient_blas(const Shape* sh, const floating* params,
     the weighted sum of their losses.  Dense X only.
 
     Forward (1.3) as Z = A_prev W^T + b, backward (1.23) as
-    Lambda = S W, gradient (1.29) as G = S^T A_prev.  BLAS runs on one
-    thread (network.py holds it there): a multithreaded or split GEMM may
-    sum an entry in another order for another thread count, and results
-    must not depend on n_jobs.
+    Lambda = S W, gradient (1.29) as G = S^T A_prev.  BLAS itself runs on
+    one thread (network.py holds it there): its own threading may sum an entry
+    in another order for another thread count.  Wide layers instead split
+    each GEMM into fixed slices that our threads share (_gemm_blocks).
     """
     cdef intp nb = stop - start, n_in = sh.sizes[0], U = sh.n_units
     cdef intp L = sh.n_layers, l, b, i, n_l, n_prev
@@ -803,8 +848,9 @@ cdef double _chunk_gradient_blas(const Shape* sh, const floating* params,
         n_l = sh.sizes[l + 1]
         for b in range(nb):
             memcpy(A + b * U + sh.a_off[l], params + sh.b_off[l], n_l * sizeof(floating))
-        _gemm(c'T', c'N', n_l, nb, sh.sizes[l], params + sh.w_off[l], sh.sizes[l],
-              inp, ld_inp, 1, A + sh.a_off[l], U)
+        _gemm_blocks(c'T', c'N', True, n_l, nb, sh.sizes[l], params + sh.w_off[l],
+                     sh.sizes[l], inp, ld_inp, 1, A + sh.a_off[l], U,
+                     _threads_for(sh, l))
         for b in range(nb):
             _activate(sh.act[l], sh.prm + 3 * l, A + b * U + sh.a_off[l], n_l)
         inp = A + sh.a_off[l]
@@ -827,15 +873,16 @@ cdef double _chunk_gradient_blas(const Shape* sh, const floating* params,
         else:
             inp = xb
             ld_inp = n_in
-        _gemm(c'N', c'T', n_prev, n_l, nb, inp, ld_inp, S, U, 1,
-              G + sh.w_off[l], n_prev)
+        _gemm_blocks(c'N', c'T', False, n_prev, n_l, nb, inp, ld_inp, S, U, 1,
+                     G + sh.w_off[l], n_prev, _threads_for(sh, l))
         gb = G + sh.b_off[l]
         for b in range(nb):
             for i in range(n_l):
                 gb[i] = gb[i] + S[b * U + i]
         if l > 0:
-            _gemm(c'N', c'N', n_prev, nb, n_l, params + sh.w_off[l], n_prev, S, U, 0,
-                  D + sh.a_off[l - 1], U)
+            _gemm_blocks(c'N', c'N', True, n_prev, nb, n_l, params + sh.w_off[l],
+                         n_prev, S, U, 0, D + sh.a_off[l - 1], U,
+                         _threads_for(sh, l))
             for b in range(nb):
                 _activation_backprop(sh.act[l - 1], sh.prm + 3 * (l - 1),
                                      A + b * U + sh.a_off[l - 1],
