@@ -1016,6 +1016,12 @@ def train_epoch(
                     sw_sum += W[order[k]]
             else:
                 sw_sum = stop - start
+            if sw_sum == 0:
+                # a batch of zero-weight samples carries no gradient: skip it
+                # (Network only; the drop-ins raise before the epoch, as
+                # scikit-learn does)
+                start = stop
+                continue
             batch_loss = 0
             per_sample = stop - start == 1 and batch_size == 1
             if alpha > 0 and not per_sample:

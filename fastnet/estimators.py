@@ -11,14 +11,17 @@ from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
 from sklearn.utils.validation import column_or_1d, validate_data
 
-from .network import BaseNetwork
+from .network import OUTPUT_ACTIVATION, BaseNetwork
 
 
 class _DropIn(BaseNetwork):
     """What the two scikit-learn drop-ins share beyond BaseNetwork."""
+
+    _zero_weight_batch_raises = True
 
     def __init__(self, hidden_layer_sizes, activation, solver, alpha, batch_size,
                  learning_rate, learning_rate_init, power_t, max_iter, loss, shuffle,
@@ -68,12 +71,6 @@ class _DropIn(BaseNetwork):
         self
         """
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
-
-    def _check_solver(self):
-        if self.solver not in ("sgd", "adam"):
-            raise AttributeError("partial_fit is only available for stochastic "
-                                 "optimizers. %s is not stochastic." % self.solver)
-        return True
 
     def _score(self, X, y, sample_weight=None):
         """Validation score on already validated data (early stopping)."""
@@ -155,10 +152,10 @@ class MLPClassifier(ClassifierMixin, _DropIn):
         """Predicted class labels, shape (n_samples,) or (n_samples, n_classes)."""
         return self._predict_validated(self._check_X(X))
 
+    @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch over (X, y); ``classes`` is required on the first call."""
-        self._check_solver()
         if _check_partial_fit_first_call(self, classes):
             self._label_binarizer = LabelBinarizer()
             if type_of_target(y).startswith("multilabel"):
@@ -201,7 +198,7 @@ class MLPRegressor(RegressorMixin, _DropIn):
     _parameter_constraints: dict = {
         **BaseNetwork._parameter_constraints,
         "loss": [StrOptions({"squared_error", "poisson"})],
-        "output_activation": "no_validation",
+        "output_activation": OUTPUT_ACTIVATION + [None],
     }
     _squared_error_averages_outputs = True
     _score_function = staticmethod(r2_score)
@@ -244,8 +241,12 @@ class MLPRegressor(RegressorMixin, _DropIn):
         """Predicted values, shape (n_samples,) or (n_samples, n_outputs)."""
         return self._predict_validated(self._check_X(X))
 
+    # scikit-learn 1.9's condition here is ``est._check_solver`` (the method,
+    # never called, so always true): its MLPRegressor offers partial_fit for
+    # every solver, and with 'lbfgs' it runs L-BFGS on from the current
+    # weights.  The drop-in does the same.
+    @available_if(lambda est: est._check_solver)
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch over (X, y), continuing from the current weights."""
-        self._check_solver()
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)

@@ -20,12 +20,18 @@ from sklearn.metrics import r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state, shuffle
 from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.optimize import _check_optimize_result
 from threadpoolctl import ThreadpoolController
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from . import kernels as _kernels
-from .activations import CODES, resolve, resolve_hidden
+from .activations import CODES, ELU, Logistic, resolve, resolve_hidden
+
+# Parameter constraints of activations (a list's entries are checked at fit,
+# which knows the number of hidden layers).
+OUTPUT_ACTIVATION = [StrOptions(set(CODES)), Logistic, ELU]
+HIDDEN_ACTIVATION = OUTPUT_ACTIVATION + [list, tuple]
 
 LOSS_CODES = {"squared_error": 0, "cross_entropy": 1, "binary_cross_entropy": 2, "poisson": 3}
 OPTIMIZER_CODES = {"sgd": 0, "momentum": 1, "adam": 2}
@@ -66,7 +72,7 @@ class BaseNetwork(BaseEstimator):
 
     _parameter_constraints: dict = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
-        "activation": "no_validation",  # checked by activations.resolve
+        "activation": HIDDEN_ACTIVATION,
         "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [StrOptions({"auto", "full"}), Interval(Integral, 1, None, closed="left")],
@@ -96,6 +102,11 @@ class BaseNetwork(BaseEstimator):
     # MLPRegressor reports scikit-learn's squared error, which also averages
     # over the outputs; Network reports 1/2 sum_k (a_k - t_k)^2 per sample.
     _squared_error_averages_outputs = False
+
+    # scikit-learn's batch loss (np.average) raises ZeroDivisionError on a
+    # batch whose sample weights sum to zero, and the drop-ins do the same;
+    # Network lets the kernels skip such a batch.
+    _zero_weight_batch_raises = False
 
     # ------------------------------------------------------------------ layout
     def _build_layout(self, layer_units):
@@ -263,13 +274,8 @@ class BaseNetwork(BaseEstimator):
 
     # --------------------------------------------------------- validation
     def _validate_input(self, X, y, incremental, reset):
-        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
+        return validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
                              y_numeric=True, dtype=(np.float64, np.float32), reset=reset)
-        if y.ndim == 1:
-            self._y_1d = True
-        elif reset:
-            self._y_1d = False
-        return X, y
 
     def _kernel_arrays(self, X, dtype):
         """X as the kernels take it: dense C-contiguous, or CSR pieces."""
@@ -313,7 +319,8 @@ class BaseNetwork(BaseEstimator):
         dtype = self._dtype_for(X) if first_pass else self._params.dtype.type
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=dtype)
-        if y.ndim == 1:
+        y_1d = y.ndim == 1
+        if y_1d:
             y = y.reshape((-1, 1))
         Y = np.ascontiguousarray(y, dtype=dtype)
         n_samples, n_features = X.shape
@@ -325,6 +332,10 @@ class BaseNetwork(BaseEstimator):
             )
         self.n_outputs_ = Y.shape[1]
         self._layer_acts, self._loss, self._fused = self._resolve_layers(len(hidden))
+        # Network predicts 1-D when trained on 1-D y; set only once the
+        # call has passed validation, so that a failing call changes nothing
+        if y_1d or first_pass:
+            self._y_1d = y_1d
         self.out_activation_ = self._layer_acts[-1].name
         self._random_state = check_random_state(self.random_state)
         if first_pass:
@@ -411,8 +422,13 @@ class BaseNetwork(BaseEstimator):
         loss_scale = self._loss_scale()
         n_threads = self._n_threads()
 
+        batch_starts = np.arange(0, n_samples, batch_size)
+
         def epoch(order):
             """One kernel call: the whole epoch, visiting samples in `order`."""
+            if (self._zero_weight_batch_raises and sw_train is not None
+                    and not np.all(np.add.reduceat(swk[order], batch_starts))):
+                raise ZeroDivisionError("Weights sum to zero, can't be normalized")
             hyper[H_LR] = opt["learning_rate"]
             total, opt["t"] = _kernels.train_epoch(
                 self._params, opt["state1"], opt["state2"], grad, acts, deltas, xdense,
@@ -552,6 +568,10 @@ class BaseNetwork(BaseEstimator):
                                              method="L-BFGS-B", jac=True, options=options)
         self.n_iter_ = _check_optimize_result("lbfgs", result, self.max_iter)
         self.loss_ = result.fun
+        if self.dtype is None:
+            # scikit-learn's coefs_ become scipy's float64 solution, also
+            # after training in float32 on float32 X
+            self._params = self._params.astype(np.float64, copy=False)
         self._unpack(result.x, self._params)
 
     def _pack(self, buffer):
@@ -568,17 +588,29 @@ class BaseNetwork(BaseEstimator):
             b[...] = packed[pos:pos + b.size]
             pos += b.size
 
+    def _check_solver(self):
+        """partial_fit's availability (scikit-learn's rule and message)."""
+        if self.solver not in ("sgd", "adam"):
+            raise AttributeError("partial_fit is only available for stochastic "
+                                 "optimizers. %s is not stochastic." % self.solver)
+        return True
+
     # ------------------------------------------------------------- predict
     def _forward_output(self, X):
-        """Output activations (n_samples, n_outputs) of validated X."""
-        dtype = self._params.dtype
+        """Output activations (n_samples, n_outputs) of validated X.
+
+        Computed in the wider of X's and the weights' precision, as numpy's
+        promotion does in scikit-learn (float64 X on float32 weights gives
+        float64)."""
+        dtype = np.result_type(X.dtype, self._params.dtype)
+        params = self._params.astype(dtype, copy=False)
         Xk = self._kernel_arrays(X, dtype)
         n = X.shape[0]
         n_threads = min(self._n_threads(), max(1, n // 64))
         out = np.empty((n, self.n_outputs_), dtype=dtype)
         acts = np.empty((n_threads, self._n_units), dtype=dtype)
         units, w_off, b_off, a_off, codes, prms = self._shape_args()
-        _kernels.forward(self._params, acts, out, units, w_off, b_off, a_off, codes,
+        _kernels.forward(params, acts, out, units, w_off, b_off, a_off, codes,
                          prms, *Xk, n_threads)
         return out
 
@@ -712,7 +744,7 @@ class Network(RegressorMixin, BaseNetwork):
     _parameter_constraints: dict = {
         **BaseNetwork._parameter_constraints,
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
-        "output_activation": "no_validation",
+        "output_activation": OUTPUT_ACTIVATION,
         "loss": [StrOptions(set(LOSS_CODES))],
     }
 
@@ -732,12 +764,10 @@ class Network(RegressorMixin, BaseNetwork):
         """
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
+    @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch over (X, y), continuing from the current weights."""
-        if self.solver not in ("sgd", "adam"):
-            raise AttributeError("partial_fit is only available for stochastic "
-                                 "optimizers. %s is not stochastic." % self.solver)
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
     def predict(self, X):
@@ -747,6 +777,11 @@ class Network(RegressorMixin, BaseNetwork):
 
     def _decode_targets(self, Y):
         return Y.ravel() if self._y_1d and Y.shape[1] == 1 else Y
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True  # y of shape (n, k) trains k outputs
+        return tags
 
     def _score(self, X, y, sample_weight=None):
         """R^2 on already validated data (early stopping)."""
