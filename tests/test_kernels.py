@@ -1000,3 +1000,29 @@ def test_sparse_input_same_as_dense(fmt, params):
     assert_params_close(params_of(nets[1]), params_of(nets[0]), rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(nets[1].predict(sp.csr_matrix(X)), nets[0].predict(X),
                                rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("params", [
+    dict(hidden_layer_sizes=(64,), momentum=0.9),             # per-sample, 2 chunks
+    dict(hidden_layer_sizes=(16,)),                           # fewer chunks than threads
+    dict(hidden_layer_sizes=(64,), solver="adam", batch_size=16),  # minibatch GEMM slices
+    dict(hidden_layer_sizes=(64,), solver="lbfgs"),           # loss_and_gradient
+], ids=["momentum", "one_chunk", "adam_minibatch", "lbfgs"])
+def test_denormals_flush_only_inside_training(monkeypatch, params):
+    """Training flushes subnormal numbers to zero (FTZ/DAZ, see _kernels.pyx)
+    and leaves no thread in that mode: numpy in the caller, and predict on
+    the same OpenMP worker threads, still produce exact subnormals."""
+    monkeypatch.setattr(fastnet.network, "PARALLEL_MIN_WEIGHTS", 0)
+    rng = np.random.default_rng(7)
+    # a linear network whose output 1e-310 is subnormal, predicted on 2 threads
+    lin = Network(hidden_layer_sizes=(), activation="identity", n_jobs=2, max_iter=1)
+    fit_quiet(lin, rng.uniform(size=(20, 1)), rng.uniform(size=20))
+    lin.coefs_ = [np.array([[1e-10]])]
+    lin.intercepts_ = [np.array([0.0])]
+    subnormal = np.float64(1e-300) * np.float64(1e-10)
+    assert subnormal != 0
+    X = rng.uniform(-1, 1, (200, 40))
+    fit_quiet(Network(max_iter=2, random_state=0, n_jobs=2, **params), X, X[:, 0] - X[:, 1])
+    assert np.float64(1e-300) * np.float64(1e-10) == subnormal  # the calling thread
+    out = lin.predict(np.full((256, 1), 1e-300))
+    assert np.all(out == subnormal)                               # the workers
