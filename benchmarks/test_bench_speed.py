@@ -1,0 +1,120 @@
+"""pytest-benchmark suites: fastnet against scikit-learn, one epoch at a time.
+
+Run ``pytest benchmarks/ --benchmark-only``.  Each benchmark times whole
+``partial_fit`` epochs of models built by ``fastnet.bench.classifier`` (the
+same arguments for both libraries); the session ends with µs per sample and
+the ratios to fastnet (see conftest.py).  scikit-learn's per-sample SGD is
+slow, so it trains on a subset and is reported per sample.  Timings are
+never asserted.
+"""
+import pytest
+from threadpoolctl import threadpool_limits
+
+import fastnet
+from sklearn import neural_network as sklearn_mlp
+
+from fastnet.bench import (CLASSES, DIGITS_HIDDEN, MNIST_HIDDEN, classifier, load_digits_split,
+                           load_mnist_sized, quiet)
+
+MNIST_SAMPLES = 1000
+SKLEARN_DIGITS_SAMPLES = 300   # per-sample SGD: ~0.2-0.5 ms per sample
+SKLEARN_MNIST_SAMPLES = 100    # per-sample SGD: ~4 ms per sample
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X_train, _, y_train, _ = load_digits_split()
+    return X_train, y_train
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    X, y, _ = load_mnist_sized(MNIST_SAMPLES)
+    return X, y
+
+
+def time_epochs(epoch_benchmark, label, library, X, y, hidden, solver, rounds,
+                dtype="float64", n_jobs=1):
+    """Benchmark ``partial_fit`` epochs of a fresh model after a warm-up epoch."""
+    X = X.astype(dtype)
+    model = classifier(library, hidden, solver, n_jobs, dtype)
+    with threadpool_limits(limits=n_jobs, user_api="blas"):
+        quiet(lambda: model.partial_fit(X, y, classes=CLASSES))
+        epoch_benchmark(label, lambda: quiet(lambda: model.partial_fit(X, y)), len(X), rounds)
+
+
+@pytest.mark.benchmark(group="per-sample SGD, digits 64-100-10")
+def test_per_sample_sgd_digits_fastnet(epoch_benchmark, digits):
+    time_epochs(epoch_benchmark, "fastnet float64", fastnet, *digits, DIGITS_HIDDEN, "sgd",
+                rounds=20)
+
+
+@pytest.mark.benchmark(group="per-sample SGD, digits 64-100-10")
+def test_per_sample_sgd_digits_sklearn(epoch_benchmark, digits):
+    X, y = digits
+    n = SKLEARN_DIGITS_SAMPLES
+    time_epochs(epoch_benchmark, f"scikit-learn float64 ({n} samples)", sklearn_mlp,
+                X[:n], y[:n], DIGITS_HIDDEN, "sgd", rounds=3)
+
+
+@pytest.mark.benchmark(group="per-sample SGD, MNIST-sized 784-256-128-10")
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_per_sample_sgd_mnist_fastnet(epoch_benchmark, mnist, dtype, n_jobs):
+    label = f"fastnet {dtype}" + (f" n_jobs={n_jobs}" if n_jobs > 1 else "")
+    time_epochs(epoch_benchmark, label, fastnet, *mnist,
+                MNIST_HIDDEN, "sgd", rounds=5, dtype=dtype, n_jobs=n_jobs)
+
+
+@pytest.mark.benchmark(group="per-sample SGD, MNIST-sized 784-256-128-10")
+def test_per_sample_sgd_mnist_sklearn(epoch_benchmark, mnist):
+    X, y = mnist
+    n = SKLEARN_MNIST_SAMPLES
+    time_epochs(epoch_benchmark, f"scikit-learn float64 ({n} samples)", sklearn_mlp,
+                X[:n], y[:n], MNIST_HIDDEN, "sgd", rounds=3)
+
+
+@pytest.mark.benchmark(group="Adam batch 200, digits 64-100-10")
+@pytest.mark.parametrize("library", [fastnet, sklearn_mlp], ids=["fastnet", "scikit-learn"])
+def test_adam_digits(epoch_benchmark, digits, library):
+    label = "fastnet" if library is fastnet else "scikit-learn"
+    time_epochs(epoch_benchmark, f"{label} float64", library, *digits, DIGITS_HIDDEN, "adam",
+                rounds=20)
+
+
+@pytest.mark.benchmark(group="Adam batch 200, MNIST-sized 784-256-128-10")
+@pytest.mark.parametrize("library", [fastnet, sklearn_mlp], ids=["fastnet", "scikit-learn"])
+def test_adam_mnist(epoch_benchmark, mnist, library):
+    label = "fastnet" if library is fastnet else "scikit-learn"
+    time_epochs(epoch_benchmark, f"{label} float64", library, *mnist, MNIST_HIDDEN, "adam",
+                rounds=10)
+
+
+# ---------------------------------------------------------------------------
+# Whole fits on digits: the drop-in switch, identical parameters, both
+# libraries' test accuracy (they reproduce each other, so they should agree).
+# ---------------------------------------------------------------------------
+
+DIGITS_FITS = {
+    # per-sample SGD: scikit-learn's slowest mode; 5 epochs keep it ~5 s
+    "per-sample SGD (sgd, batch_size=1, 5 epochs)": dict(
+        solver="sgd", batch_size=1, learning_rate_init=0.01, max_iter=5),
+    # scikit-learn's defaults (adam, batch 200, up to 200 epochs)
+    "defaults (adam, batch_size='auto')": dict(),
+}
+
+
+@pytest.mark.parametrize("setting", list(DIGITS_FITS))
+@pytest.mark.parametrize("library", [fastnet, sklearn_mlp], ids=["fastnet", "scikit-learn"])
+def test_digits_fit(benchmark, record_fit, setting, library):
+    X_train, X_test, y_train, y_test = load_digits_split()
+    benchmark.group = f"digits fit, {setting}"
+    params = dict(hidden_layer_sizes=DIGITS_HIDDEN, random_state=0, **DIGITS_FITS[setting])
+
+    def fit():
+        return quiet(lambda: library.MLPClassifier(**params).fit(X_train, y_train))
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        model = benchmark.pedantic(fit, rounds=3 if library is fastnet else 1, iterations=1)
+    label = "fastnet" if library is fastnet else "scikit-learn"
+    record_fit(setting, label, model.score(X_test, y_test), model.n_iter_)
