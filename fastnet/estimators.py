@@ -137,7 +137,25 @@ class MLPClassifier(ClassifierMixin, _DropIn):
             elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
                 raise ValueError("`y` has classes not in `self.classes_`. `self.classes_` "
                                  f"has {self.classes_}. 'y' has {classes}.")
-        return X, self._label_binarizer.transform(y).astype(bool)
+        return X, self._one_hot(y)
+
+    def _one_hot(self, y):
+        """``self._label_binarizer.transform(y)`` as booleans.
+
+        For 1-D binary or multiclass y, whose labels _validate_input has just
+        checked against classes_, the indicator columns are built directly:
+        LabelBinarizer.transform would re-derive the target type twice more,
+        which costs more than a digits epoch of per-sample training and is
+        paid on every partial_fit call."""
+        binarizer = self._label_binarizer
+        if y.ndim != 1 or binarizer.y_type_ not in ("binary", "multiclass") \
+                or len(self.classes_) < 2:
+            return binarizer.transform(y).astype(bool)
+        if binarizer.y_type_ == "binary":
+            return (y == self.classes_[1]).reshape(-1, 1)
+        Y = np.zeros((len(y), len(self.classes_)), dtype=bool)
+        Y[np.arange(len(y)), np.searchsorted(self.classes_, y)] = True
+        return Y
 
     def _decode_targets(self, Y):
         return self._label_binarizer.inverse_transform(Y)
