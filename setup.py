@@ -1,4 +1,5 @@
 """Build fastnet's Cython kernels, with OpenMP when the compiler supports it."""
+import glob
 import os
 import platform
 import sys
@@ -71,9 +72,11 @@ compile_args = ["-O3", "-ffp-contract=fast", "-fno-math-errno"] + omp
 
 
 def kernels(name, extra_args=()):
+    """One build of the kernels (fastnet/_kernels/*.pxi) for one instruction set."""
     return Extension(
         f"fastnet.{name}",
         [f"fastnet/{name}.pyx"],
+        depends=glob.glob("fastnet/_kernels/*.pxi"),
         include_dirs=[np.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
         extra_compile_args=compile_args + list(extra_args),
@@ -81,7 +84,7 @@ def kernels(name, extra_args=()):
     )
 
 
-extensions = [kernels("_kernels")]
+extensions = [kernels("_kernels_portable")]
 # A second build for CPUs with AVX2 and FMA (chosen at import time by
 # fastnet/kernels.py): the inline loops vectorise four doubles wide.
 avx2 = ["-mavx2", "-mfma"]

@@ -2,22 +2,15 @@
 
 An activation is given as a name (``'relu'``), an object (``Logistic(k=2)``,
 ``ELU(alpha=0.5)``) or, for hidden layers, a list with one per layer.  The
-kernels (``_kernels.pyx``) know each one by an integer code and up to three
+kernels know each one by its ``kernels.Activation`` code and up to three
 float parameters.
 """
 from dataclasses import dataclass
 
-# The codes of _kernels.pyx's activation enum.
-CODES = {
-    "identity": 0,
-    "logistic": 1,
-    "tanh": 2,
-    "relu": 3,
-    "elu": 4,
-    "softmax": 5,
-    "step": 6,
-    "exp": 7,
-}
+from .kernels import Activation
+
+# Every activation by the name users give it, with its kernel code.
+CODES = {code.name.lower(): int(code) for code in Activation}
 
 
 @dataclass(frozen=True)

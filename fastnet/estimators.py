@@ -15,62 +15,13 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
 from sklearn.utils.validation import column_or_1d, validate_data
 
-from .network import OUTPUT_ACTIVATION, BaseNetwork
+from .network import OUTPUT_ACTIVATION, BaseNetwork, _own_arguments
 
 
 class _DropIn(BaseNetwork):
     """What the two scikit-learn drop-ins share beyond BaseNetwork."""
 
     _zero_weight_batch_raises = True
-
-    def __init__(self, hidden_layer_sizes, activation, solver, alpha, batch_size,
-                 learning_rate, learning_rate_init, power_t, max_iter, loss, shuffle,
-                 random_state, tol, verbose, warm_start, momentum, nesterovs_momentum,
-                 early_stopping, validation_fraction, beta_1, beta_2, epsilon,
-                 n_iter_no_change, max_fun, init, dtype, n_jobs):
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.solver = solver
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.learning_rate_init = learning_rate_init
-        self.power_t = power_t
-        self.max_iter = max_iter
-        self.loss = loss
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.tol = tol
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.n_iter_no_change = n_iter_no_change
-        self.max_fun = max_fun
-        self.init = init
-        self.dtype = dtype
-        self.n_jobs = n_jobs
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
-        """Fit the model to data matrix X and target(s) y.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-        sample_weight : array-like of shape (n_samples,), default=None
-
-        Returns
-        -------
-        self
-        """
-        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
     def _score(self, X, y, sample_weight=None):
         """Validation score on already validated data (early stopping)."""
@@ -79,14 +30,21 @@ class _DropIn(BaseNetwork):
             return np.nan
         return self._score_function(y, y_pred, sample_weight=sample_weight)
 
+    def _validate_targets(self, X, y, reset, **checks):
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
+                             dtype=(np.float64, np.float32), reset=reset, **checks)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        return X, y
+
 
 class MLPClassifier(ClassifierMixin, _DropIn):
     """Multi-layer perceptron classifier: scikit-learn's, trained by fastnet.
 
-    Binary targets get one logistic output with binary cross entropy (seed 000
-    section 2.5), multiclass a softmax output with cross entropy (section 2.4),
-    multilabel (2-D 0/1 y) logistic outputs with binary cross entropy.
-    Parameters are scikit-learn's ``MLPClassifier``'s plus:
+    Binary targets get one logistic output with binary cross entropy
+    (docs/maths.md, 2.28), multiclass a softmax output with cross entropy
+    (2.21), multilabel (2-D 0/1 y) logistic outputs with binary cross
+    entropy.  Parameters are scikit-learn's ``MLPClassifier``'s plus:
 
     init : {'sklearn', 'auto', 'he', 'xavier'}, default='sklearn'
         'sklearn' draws the same weights as scikit-learn for the same seed.
@@ -104,11 +62,7 @@ class MLPClassifier(ClassifierMixin, _DropIn):
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
                  n_iter_no_change=10, max_fun=15000, init="sklearn", dtype=None,
                  n_jobs=None):
-        super().__init__(hidden_layer_sizes, activation, solver, alpha, batch_size,
-                         learning_rate, learning_rate_init, power_t, max_iter, "log_loss",
-                         shuffle, random_state, tol, verbose, warm_start, momentum,
-                         nesterovs_momentum, early_stopping, validation_fraction, beta_1,
-                         beta_2, epsilon, n_iter_no_change, max_fun, init, dtype, n_jobs)
+        super().__init__(**_own_arguments(locals()))
 
     _score_function = staticmethod(accuracy_score)
 
@@ -118,10 +72,7 @@ class MLPClassifier(ClassifierMixin, _DropIn):
         return "logistic", "binary_cross_entropy"
 
     def _validate_input(self, X, y, incremental, reset):
-        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
-                             dtype=(np.float64, np.float32), reset=reset)
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = column_or_1d(y, warn=True)
+        X, y = self._validate_targets(X, y, reset)
         if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
             self._label_binarizer = LabelBinarizer()
             self._label_binarizer.fit(y)
@@ -158,22 +109,25 @@ class MLPClassifier(ClassifierMixin, _DropIn):
         return Y
 
     def _decode_targets(self, Y):
-        return self._label_binarizer.inverse_transform(Y)
+        return self._label_binarizer.inverse_transform(Y.ravel() if Y.shape[1] == 1 else Y)
 
-    def _predict_validated(self, X):
-        y_pred = self._forward_output(X)
-        if self.n_outputs_ == 1:
-            y_pred = y_pred.ravel()
-        return self._label_binarizer.inverse_transform(y_pred)
-
-    def predict(self, X):
-        """Predicted class labels, shape (n_samples,) or (n_samples, n_classes)."""
-        return self._predict_validated(self._check_X(X))
-
-    @available_if(lambda est: est._check_solver())
+    @available_if(lambda est: est._partial_fit_available())
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None, classes=None):
-        """One epoch over (X, y); ``classes`` is required on the first call."""
+        """One epoch over (X, y), continuing from the current weights.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_classes)
+        sample_weight : array-like of shape (n_samples,), default=None
+        classes : array of shape (n_classes,), default=None
+            Every class there will be; required on the first call.
+
+        Returns
+        -------
+        self
+        """
         if _check_partial_fit_first_call(self, classes):
             self._label_binarizer = LabelBinarizer()
             if type_of_target(y).startswith("multilabel"):
@@ -186,9 +140,7 @@ class MLPClassifier(ClassifierMixin, _DropIn):
         """Class probabilities, shape (n_samples, n_classes)."""
         y_pred = self._forward_output(self._check_X(X))
         if self.n_outputs_ == 1:
-            y_pred = y_pred.ravel()
-        if y_pred.ndim == 1:
-            return np.vstack([1 - y_pred, y_pred]).T
+            return np.hstack([1 - y_pred, y_pred])
         return y_pred
 
     def predict_log_proba(self, X):
@@ -229,12 +181,7 @@ class MLPRegressor(RegressorMixin, _DropIn):
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
                  n_iter_no_change=10, max_fun=15000, output_activation=None,
                  init="sklearn", dtype=None, n_jobs=None):
-        super().__init__(hidden_layer_sizes, activation, solver, alpha, batch_size,
-                         learning_rate, learning_rate_init, power_t, max_iter, loss,
-                         shuffle, random_state, tol, verbose, warm_start, momentum,
-                         nesterovs_momentum, early_stopping, validation_fraction, beta_1,
-                         beta_2, epsilon, n_iter_no_change, max_fun, init, dtype, n_jobs)
-        self.output_activation = output_activation
+        super().__init__(**_own_arguments(locals()))
 
     def _output_spec(self):
         if self.output_activation is not None:
@@ -242,29 +189,14 @@ class MLPRegressor(RegressorMixin, _DropIn):
         return ("exp" if self.loss == "poisson" else "identity"), self.loss
 
     def _validate_input(self, X, y, incremental, reset):
-        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
-                             y_numeric=True, dtype=(np.float64, np.float32), reset=reset)
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = column_or_1d(y, warn=True)
-        return X, y
+        return self._validate_targets(X, y, reset, y_numeric=True)
 
     def _decode_targets(self, Y):
         return Y.ravel() if Y.shape[1] == 1 else Y
-
-    def _predict_validated(self, X):
-        y_pred = self._forward_output(X)
-        return y_pred.ravel() if y_pred.shape[1] == 1 else y_pred
-
-    def predict(self, X):
-        """Predicted values, shape (n_samples,) or (n_samples, n_outputs)."""
-        return self._predict_validated(self._check_X(X))
 
     # scikit-learn 1.9's condition here is ``est._check_solver`` (the method,
     # never called, so always true): its MLPRegressor offers partial_fit for
     # every solver, and with 'lbfgs' it runs L-BFGS on from the current
     # weights.  The drop-in does the same.
-    @available_if(lambda est: est._check_solver)
-    @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, sample_weight=None):
-        """One epoch over (X, y), continuing from the current weights."""
-        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
+    def _partial_fit_available(self):
+        return True

@@ -1,25 +1,67 @@
 """The kernel build this CPU runs: AVX2/FMA when available, portable otherwise.
 
-setup.py compiles the same Cython source twice: ``_kernels`` for any x86-64
-(SSE2) and, where the compiler accepts the flags, ``_kernels_avx2`` with
-``-mavx2 -mfma``, which runs the per-sample loops about twice as fast.  Set
+setup.py compiles the same Cython source (``fastnet/_kernels/``) once per
+instruction set: ``_kernels_portable`` for any x86-64 (SSE2) and, where the
+compiler accepts the flags, ``_kernels_avx2`` with ``-mavx2 -mfma``, which
+runs the per-sample loops about twice as fast.  Set
 ``FASTNET_KERNELS=portable`` to force the portable build.
+
+Everything the rest of fastnet uses from the kernels goes through this
+module: ``Plan``, ``Samples``, the code tables ``Activation``, ``Loss`` and
+``Optimizer``, and the OpenMP queries.
 """
+import importlib
 import os
 
-from . import _kernels as portable
+from . import _kernels_portable as portable
 
-kernels = portable
-if os.environ.get("FASTNET_KERNELS", "") != "portable" and portable.cpu_has_avx2_fma():
+BUILDS = {"portable": "_kernels_portable", "avx2-fma": "_kernels_avx2"}
+
+
+def available_builds():
+    """Names of the builds this machine can run, portable first."""
+    names = ["portable"]
+    if portable.cpu_has_avx2_fma() and _importable("avx2-fma"):
+        names.append("avx2-fma")
+    return names
+
+
+def load(name):
+    """The kernel module of the build called ``name`` (see ``BUILDS``)."""
+    if name not in BUILDS:
+        raise ValueError(f"unknown kernel build {name!r}; known: {sorted(BUILDS)}")
+    return importlib.import_module(f"{__package__}.{BUILDS[name]}")
+
+
+def _importable(name):
     try:
-        from . import _kernels_avx2 as kernels
-    except ImportError:  # built without the AVX2 variant
-        kernels = portable
+        load(name)
+    except ImportError:  # built without this variant
+        return False
+    return True
 
-train_epoch = kernels.train_epoch
-loss_and_gradient = kernels.loss_and_gradient
-forward = kernels.forward
-lam_parts_size = kernels.lam_parts_size
+
+def choose(requested=None):
+    """The build to run: ``requested`` (or $FASTNET_KERNELS) if given, else the
+    fastest this CPU runs."""
+    requested = requested or os.environ.get("FASTNET_KERNELS", "")
+    builds = available_builds()
+    if requested:
+        if requested not in builds:
+            raise ValueError(f"FASTNET_KERNELS={requested!r} is not available here; "
+                             f"available: {builds}")
+        return requested
+    return builds[-1]
+
+
+NAME = choose()
+module = load(NAME)
+Plan = module.Plan
+Samples = module.Samples
+PARALLEL_MIN_WEIGHTS = module.PARALLEL_MIN_WEIGHTS
+layer_offsets = portable.layer_offsets
+Activation = portable.Activation
+Loss = portable.Loss
+Optimizer = portable.Optimizer
 max_threads = portable.max_threads
 has_openmp = portable.has_openmp
-NAME = "avx2-fma" if kernels is not portable else "portable"

@@ -21,7 +21,6 @@ from sklearn.model_selection import train_test_split
 import fastnet
 import fastnet.network
 from fastnet import ELU, Logistic, Network
-from fastnet import _kernels as portable_kernels
 
 
 # ---------------------------------------------------------------------------
@@ -639,8 +638,8 @@ def test_n_jobs_bit_identical(monkeypatch, request, case, sparse):
     sums of W^T s (1.20) must be added in one fixed order.  Without OpenMP
     (has_openmp() False) both runs are serial and the test holds trivially;
     the report's user_properties say which happened."""
-    monkeypatch.setattr(fastnet.network, "PARALLEL_MIN_WEIGHTS", 0)
-    request.node.user_properties.append(("openmp_threads_ran", portable_kernels.has_openmp()))
+    monkeypatch.setattr(fastnet.kernels, "PARALLEL_MIN_WEIGHTS", 0)
+    request.node.user_properties.append(("openmp_threads_ran", fastnet.kernels.has_openmp()))
     rng = np.random.default_rng(6)
     X = rng.uniform(-1, 1, (128, 20))
     X[X < 0.2] = 0.0  # zeros, so the sparse path has something to skip
@@ -666,12 +665,12 @@ def test_n_jobs_bit_identical_default_threshold():
     """A layer above the real PARALLEL_MIN_WEIGHTS threads without patching."""
     rng = np.random.default_rng(7)
     n_in = 300
-    hidden = fastnet.network.PARALLEL_MIN_WEIGHTS // n_in + 1
+    hidden = fastnet.kernels.PARALLEL_MIN_WEIGHTS // n_in + 1
     X, Y = rng.uniform(-1, 1, (40, n_in)), rng.standard_normal((40, 2))
     fits = [fit_quiet(Network(hidden_layer_sizes=(hidden,), activation="relu",
                               learning_rate_init=0.001, max_iter=1, random_state=0,
                               n_jobs=n_jobs), X, Y) for n_jobs in (1, 2)]
-    assert n_in * hidden >= fastnet.network.PARALLEL_MIN_WEIGHTS
+    assert n_in * hidden >= fastnet.kernels.PARALLEL_MIN_WEIGHTS
     for a, b in zip(params_of(fits[0]), params_of(fits[1])):
         assert np.array_equal(a, b)
 
@@ -721,13 +720,17 @@ def test_float32_input_is_not_converted(monkeypatch):
     """float32 X with dtype='float32' reaches the kernels as the same memory;
     float64 X with dtype='float32' trains in float32; dtype=None follows X."""
     seen = []
-    original = fastnet.kernels.train_epoch
+    real = fastnet.kernels.Samples
 
-    def spy(*args):
-        seen.extend(a for a in args if isinstance(a, np.ndarray) and a.ndim == 2)
-        return original(*args)
+    class SpySamples:
+        """Records the dense inputs handed to the kernels."""
 
-    monkeypatch.setattr(fastnet.kernels, "train_epoch", spy)
+        @staticmethod
+        def dense(X, *args):
+            seen.append(X)
+            return real.dense(X, *args)
+
+    monkeypatch.setattr(fastnet.kernels, "Samples", SpySamples)
     rng = np.random.default_rng(8)
     X = rng.standard_normal((30, 5)).astype(np.float32)
     y = rng.standard_normal(30).astype(np.float32)
@@ -1009,10 +1012,10 @@ def test_sparse_input_same_as_dense(fmt, params):
     dict(hidden_layer_sizes=(64,), solver="lbfgs"),           # loss_and_gradient
 ], ids=["momentum", "one_chunk", "adam_minibatch", "lbfgs"])
 def test_denormals_flush_only_inside_training(monkeypatch, params):
-    """Training flushes subnormal numbers to zero (FTZ/DAZ, see _kernels.pyx)
+    """Training flushes subnormal numbers to zero (FTZ/DAZ, see fastnet/_kernels/platform.pxi)
     and leaves no thread in that mode: numpy in the caller, and predict on
     the same OpenMP worker threads, still produce exact subnormals."""
-    monkeypatch.setattr(fastnet.network, "PARALLEL_MIN_WEIGHTS", 0)
+    monkeypatch.setattr(fastnet.kernels, "PARALLEL_MIN_WEIGHTS", 0)
     rng = np.random.default_rng(7)
     # a linear network whose output 1e-310 is subnormal, predicted on 2 threads
     lin = Network(hidden_layer_sizes=(), activation="identity", n_jobs=2, max_iter=1)

@@ -1,0 +1,269 @@
+# One layer of the per-sample pass: z = W x + b, and the fused step that
+# backpropagates through W and updates it in the same sweep.
+#
+# Threads: a layer whose weight count reaches Layout.par_min runs its neurons
+# over n_threads OpenMP threads, in chunks of ROWS_PER_CHUNK neurons.  Every
+# sum of one neuron is computed by one thread in a fixed order, and chunk
+# partial sums are added in chunk order, so results are bit-identical for any
+# thread count.
+
+cdef enum:
+    ROWS_PER_CHUNK = 32
+
+
+cdef inline floating _dot(const floating* w, const floating* x, intp n) noexcept nogil:
+    # z_i = sum_j w_ij a_j  (1.1).  Eight partial sums in a fixed order: the
+    # compiler keeps them in vector registers, and the result does not depend
+    # on the thread that computes it.
+    cdef intp j, n8 = n - n % 8
+    cdef floating s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0
+    for j in range(0, n8, 8):
+        s0 = s0 + w[j] * x[j]
+        s1 = s1 + w[j + 1] * x[j + 1]
+        s2 = s2 + w[j + 2] * x[j + 2]
+        s3 = s3 + w[j + 3] * x[j + 3]
+        s4 = s4 + w[j + 4] * x[j + 4]
+        s5 = s5 + w[j + 5] * x[j + 5]
+        s6 = s6 + w[j + 6] * x[j + 6]
+        s7 = s7 + w[j + 7] * x[j + 7]
+    for j in range(n8, n):
+        s0 = s0 + w[j] * x[j]
+    return ((s0 + s4) + (s1 + s5)) + ((s2 + s6) + (s3 + s7))
+
+
+cdef inline double _sparse_dot(const floating* w, const floating* val,
+                               const intp* ind, intp nnz) noexcept nogil:
+    # (1.1) over the non-zero inputs only
+    cdef intp k
+    cdef double s = 0
+    for k in range(nnz):
+        s += w[ind[k]] * val[k]
+    return s
+
+
+cdef inline intp _n_chunks(intp n_out) noexcept nogil:
+    return (n_out + ROWS_PER_CHUNK - 1) // ROWS_PER_CHUNK
+
+
+cdef inline intp _chunk_end(intp c, intp n_out) noexcept nogil:
+    return min((c + 1) * ROWS_PER_CHUNK, n_out)
+
+
+cdef void _rows_forward(const floating* W, const floating* b, const InputRow* x,
+                        floating* z, intp i0, intp i1, intp n_in) noexcept nogil:
+    """z_i = b_i + w_i . x for neurons i0..i1  (1.3); x dense or sparse."""
+    cdef intp i
+    cdef const floating* xd = <const floating*> x.dense
+    if xd != NULL:
+        for i in range(i0, i1):
+            z[i] = b[i] + _dot(W + i * n_in, xd, n_in)
+    else:
+        for i in range(i0, i1):
+            z[i] = b[i] + _sparse_dot(W + i * n_in, <const floating*> x.values,
+                                      x.indices, x.nnz)
+
+
+cdef void _layer_forward(const floating* W, const floating* b, const InputRow* x,
+                         floating* z, intp n_out, intp n_in, int nt) noexcept nogil:
+    """z <- W x + b  (1.3).
+
+    Threads take whole chunks of ROWS_PER_CHUNK neurons in a static schedule,
+    the same chunks they update in _layer_backward_update, so each core keeps
+    working on the rows of W already in its cache.
+    """
+    cdef intp c, nc = _n_chunks(n_out)
+    cdef unsigned int fp_mode
+    if nt > 1:
+        with parallel(num_threads=nt):
+            # every thread of the team, with or without a chunk, sets and
+            # resets its mode (see platform.pxi)
+            fp_mode = _flush_denormals()
+            for c in prange(nc, schedule='static'):
+                _rows_forward(W, b, x, z, c * ROWS_PER_CHUNK, _chunk_end(c, n_out), n_in)
+            _restore_fp_mode(fp_mode)
+    else:
+        _rows_forward(W, b, x, z, 0, n_out, n_in)
+
+
+cdef void _rows_backward_update(
+        const Layout* net, intp l, const OptimizerStep* step, floating* params,
+        floating* M, floating* V, const floating* a, floating* lam, floating* deltas,
+        floating* rowsq, intp i0, intp i1, double gscale, double reg) noexcept nogil:
+    """Neurons i0..i1 of layer l: backpropagate and update in one pass over W.
+
+    lam_j += sum_i s_i w_ij with the weights before this step (1.20), then
+    w_ij takes the step for g_ij = gscale s_i a_j + reg w_ij (1.29, 1.31, P.9)
+    and b_i for gscale s_i (1.32); s is the layer's part of deltas.  lam is
+    NULL for the first layer, which needs no sensitivities.  With L2
+    (reg > 0), rowsq[i] receives sum_j w_ij^2 before the step, for the loss.
+    M and V hold the optimizer's state, laid out as params.
+    """
+    cdef intp i, j, n_in = net.sizes[l], w0 = net.w_off[l], b0 = net.b_off[l]
+    cdef const floating* s = deltas + net.a_off[l]
+    cdef floating* row
+    cdef floating si, rate     # the element type, so float32 loops stay float32
+    for i in range(i0, i1):
+        si = s[i]
+        row = params + w0 + i * n_in
+        if step.kind == SGD and reg == 0:
+            # plain SGD: the update rides along the backpropagation sweep
+            if si == 0:
+                continue        # a dead ReLU: nothing flows back, nothing moves
+            rate = step.learning_rate * gscale * si
+            if lam != NULL:
+                for j in range(n_in):
+                    lam[j] = lam[j] + si * row[j]
+                    row[j] = row[j] - rate * a[j]
+            else:
+                for j in range(n_in):
+                    row[j] = row[j] - rate * a[j]
+        else:
+            if lam != NULL:
+                for j in range(n_in):
+                    lam[j] = lam[j] + si * row[j]
+            if reg != 0:
+                rowsq[net.a_off[l] + i] = _dot(row, row, n_in)
+            _update_row(step, row, M + w0 + i * n_in, V + w0 + i * n_in, a, gscale * si,
+                        reg, n_in)
+    _update_row(step, params + b0 + i0, M + b0 + i0, V + b0 + i0, s + i0, gscale, 0,
+                i1 - i0)
+
+
+cdef void _layer_backward_update(
+        const Layout* net, intp l, const OptimizerStep* step, floating* params,
+        floating* M, floating* V, const floating* a, floating* lam, floating* deltas,
+        floating* parts, floating* rowsq, double gscale, double reg) noexcept nogil:
+    """Per-sample step of layer l: lam = W^T s (old W), then W and b move.
+
+    Neurons are taken in chunks of ROWS_PER_CHUNK.  Chunk c sums its part of
+    lam in parts[c] (rows in order), and lam_j = ((parts[0]_j + parts[1]_j)
+    + parts[2]_j) + ...: the chunks and both orders are fixed, so lam is
+    bit-identical for any thread count, while each thread owns whole rows of W
+    (the rows it also computed in the forward pass).  The first layer (lam
+    NULL) and one-chunk layers need no partial sums.
+    """
+    cdef intp c, blk, n_in = net.sizes[l], n_out = net.sizes[l + 1], nc = _n_chunks(n_out)
+    cdef int nt = _threads_for(net, l)
+    cdef bint partial = lam != NULL and nc > 1
+    cdef unsigned int fp_mode
+    if lam != NULL and not partial:
+        memset(lam, 0, n_in * sizeof(floating))
+    if nt > 1 and nc > 1:
+        with parallel(num_threads=nt):
+            fp_mode = _flush_denormals()
+            for c in prange(nc, schedule='static'):
+                _chunk_backward_update(net, l, step, params, M, V, a, lam, deltas,
+                                       parts, rowsq, c, gscale, reg, partial)
+            if partial:
+                for blk in prange(nt, schedule='static'):
+                    _sum_parts(parts, lam, nc, n_in, blk * n_in // nt,
+                               (blk + 1) * n_in // nt)
+            _restore_fp_mode(fp_mode)
+    elif partial:
+        for c in range(nc):
+            _chunk_backward_update(net, l, step, params, M, V, a, lam, deltas, parts,
+                                   rowsq, c, gscale, reg, partial)
+        _sum_parts(parts, lam, nc, n_in, 0, n_in)
+    else:
+        _rows_backward_update(net, l, step, params, M, V, a, lam, deltas, rowsq, 0,
+                              n_out, gscale, reg)
+
+
+cdef inline void _chunk_backward_update(
+        const Layout* net, intp l, const OptimizerStep* step, floating* params,
+        floating* M, floating* V, const floating* a, floating* lam, floating* deltas,
+        floating* parts, floating* rowsq, intp c, double gscale, double reg,
+        bint partial) noexcept nogil:
+    # chunk c's rows, summing its share of lam into parts[c] when partial
+    cdef intp n_in = net.sizes[l]
+    cdef floating* part = NULL
+    if partial:
+        part = parts + c * n_in
+        memset(part, 0, n_in * sizeof(floating))
+    _rows_backward_update(net, l, step, params, M, V, a, part, deltas, rowsq,
+                          c * ROWS_PER_CHUNK, _chunk_end(c, net.sizes[l + 1]), gscale, reg)
+
+
+cdef void _sum_parts(const floating* parts, floating* lam, intp nc, intp n_in,
+                     intp j0, intp j1) noexcept nogil:
+    """lam_j = sum of the chunks' partial sums, in chunk order, for j0 <= j < j1."""
+    cdef intp c, j
+    for j in range(j0, j1):
+        lam[j] = parts[j]
+    for c in range(1, nc):
+        for j in range(j0, j1):
+            lam[j] = lam[j] + parts[c * n_in + j]
+
+
+cdef void _sparse_input_sgd(const Layout* net, const OptimizerStep* step,
+                            floating* params, const floating* s, const InputRow* x,
+                            double gscale) noexcept nogil:
+    """Plain SGD without L2 of the first layer on a sparse row: only the weights
+    of the non-zero inputs move  (1.31, 1.32)."""
+    cdef intp i, k, n_in = net.sizes[0]
+    cdef const floating* val = <const floating*> x.values
+    cdef floating* W = params + net.w_off[0]
+    cdef floating* b = params + net.b_off[0]
+    cdef floating* row
+    cdef floating rate
+    for i in range(net.sizes[1]):
+        if s[i] == 0:
+            continue
+        rate = step.learning_rate * gscale * s[i]
+        row = W + i * n_in
+        for k in range(x.nnz):
+            row[x.indices[k]] = row[x.indices[k]] - rate * val[k]
+        b[i] = b[i] - rate
+
+
+cdef void _columns_backward_accumulate(
+        const floating* W, floating* G, const floating* s, const floating* a,
+        floating* lam, intp n_out, intp n_in, intp j0, intp j1) noexcept nogil:
+    """Columns j0..j1: lam += W^T s (1.20) and G += s a^T (1.29) for a minibatch."""
+    cdef intp i, j
+    cdef const floating* row
+    cdef floating* grow
+    cdef floating si
+    for i in range(n_out):
+        si = s[i]
+        if si == 0:
+            continue
+        row = W + i * n_in
+        grow = G + i * n_in
+        if lam != NULL:
+            for j in range(j0, j1):
+                lam[j] = lam[j] + si * row[j]
+        for j in range(j0, j1):
+            grow[j] = grow[j] + si * a[j]
+
+
+cdef void _layer_backward_accumulate(
+        const Layout* net, intp l, const floating* params, floating* G,
+        const floating* s, const InputRow* x, floating* lam) noexcept nogil:
+    """Add one sample's gradient of layer l to G; its input x dense or sparse."""
+    cdef intp i, k, blk, n_in = net.sizes[l], n_out = net.sizes[l + 1]
+    cdef int nt = _threads_for(net, l)
+    cdef const floating* W = params + net.w_off[l]
+    cdef const floating* a = <const floating*> x.dense
+    cdef const floating* val = <const floating*> x.values
+    cdef floating* Gw = G + net.w_off[l]
+    cdef floating* Gb = G + net.b_off[l]
+    cdef unsigned int fp_mode
+    if lam != NULL:
+        memset(lam, 0, n_in * sizeof(floating))
+    if a != NULL and nt > 1:
+        with parallel(num_threads=nt):
+            fp_mode = _flush_denormals()
+            for blk in prange(nt, schedule='static'):
+                _columns_backward_accumulate(W, Gw, s, a, lam, n_out, n_in,
+                                             blk * n_in // nt, (blk + 1) * n_in // nt)
+            _restore_fp_mode(fp_mode)
+    elif a != NULL:
+        _columns_backward_accumulate(W, Gw, s, a, lam, n_out, n_in, 0, n_in)
+    else:
+        # a sparse input row: the first layer, so no lam
+        for i in range(n_out):
+            for k in range(x.nnz):
+                Gw[i * n_in + x.indices[k]] = Gw[i * n_in + x.indices[k]] + s[i] * val[k]
+    for i in range(n_out):
+        Gb[i] = Gb[i] + s[i]

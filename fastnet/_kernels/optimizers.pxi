@@ -1,0 +1,69 @@
+# Optimizer steps: the update of one row of parameters, written once for
+# weights and biases, per-sample and minibatch alike.
+
+cdef struct OptimizerStep:
+    # The hyper-parameters of a step.  Python passes them as a dict with these
+    # keys (fastnet/optimizers.py); inside an epoch the kernel keeps a working
+    # copy whose learning_rate is Adam's bias-corrected rate of the step.
+    int kind                 # Optimizer.SGD, MOMENTUM or ADAM
+    double learning_rate     # SGD's rate; Adam's learning_rate_init
+    double momentum
+    bint nesterov
+    double beta_1
+    double beta_2
+    double epsilon
+    long t                   # Adam: the steps taken before this one
+
+
+cdef inline void _next_step(const OptimizerStep* given, OptimizerStep* step) noexcept nogil:
+    """Advance the working copy to the next step: Adam counts it and derives
+    its bias-corrected rate lr_init sqrt(1 - beta_2^t) / (1 - beta_1^t)  (2.34)."""
+    if given.kind == ADAM:
+        step.t += 1
+        step.learning_rate = (given.learning_rate * sqrt(1 - cpow(given.beta_2, step.t))
+                              / (1 - cpow(given.beta_1, step.t)))
+
+
+cdef inline floating _sqrt(floating x) noexcept nogil:
+    if floating is float:
+        return sqrtf(x)
+    else:
+        return sqrt(x)
+
+
+cdef inline void _update_row(const OptimizerStep* step, floating* w, floating* m,
+                             floating* v, const floating* a, floating gs,
+                             floating reg, intp n) noexcept nogil:
+    """One optimizer step of the n parameters w for the gradient
+    g_j = gs a_j + reg w_j  (1.29, 1.31; L2: P.9).
+
+    A bias row passes its sensitivities as a and reg = 0.  One loop per
+    optimizer, so that each vectorises, in the element type (float32 stays
+    float32).  SGD: w -= lr g.  Momentum as scikit-learn's SGDOptimizer:
+    v <- mu v - lr g, w += v (Nesterov: w += mu v - lr g).  Adam as its
+    AdamOptimizer with the step's bias-corrected rate  (2.30-2.34).
+    """
+    cdef intp j
+    cdef floating g, vel, lr = step.learning_rate, mu = step.momentum
+    cdef floating b1 = step.beta_1, b2 = step.beta_2, eps = step.epsilon
+    if step.kind == SGD:
+        for j in range(n):
+            w[j] = w[j] - lr * (gs * a[j] + reg * w[j])
+    elif step.kind == MOMENTUM and not step.nesterov:
+        for j in range(n):
+            g = gs * a[j] + reg * w[j]
+            vel = mu * m[j] - lr * g
+            m[j] = vel
+            w[j] = w[j] + vel
+    elif step.kind == MOMENTUM:
+        for j in range(n):
+            g = gs * a[j] + reg * w[j]
+            vel = mu * m[j] - lr * g
+            m[j] = vel
+            w[j] = w[j] + (mu * vel - lr * g)
+    else:
+        for j in range(n):
+            g = gs * a[j] + reg * w[j]
+            m[j] = b1 * m[j] + (1 - b1) * g
+            v[j] = b2 * v[j] + (1 - b2) * (g * g)
+            w[j] = w[j] + (-lr * m[j] / (_sqrt(v[j]) + eps))

@@ -1,0 +1,384 @@
+# The entry points: a Plan is built once per fit from the layout, the
+# activation and loss codes and the thread settings, owns the scratch buffers,
+# and runs epochs, full-batch gradients and forward passes with a few named
+# arguments.  Python prepares arrays, the visiting order and the schedule;
+# every shape was checked when the Plan and the Samples were built.
+
+# A layer runs its neurons on several OpenMP threads once it holds this many
+# weights; below it, starting threads costs more than it saves.  Chosen by
+# measurement (README, "Performance").
+PARALLEL_MIN_WEIGHTS = 65536
+
+# Rows of the BLAS path's buffers for full-batch gradients, which are taken
+# in chunks of this many samples to bound memory.
+GRADIENT_CHUNK_ROWS = 256
+
+
+cdef class Plan:
+    """The network's layout and settings as the kernels use them, built once per fit.
+
+    Parameters
+    ----------
+    layer_units : sequence of int
+        Units per layer, input first (L + 1 entries).
+    activations : sequence of int
+        An ``Activation`` code per weight layer.
+    activation_params : array of shape (L, 3)
+        Parameters per weight layer (generalised logistic: L, k, x0; ELU: alpha).
+    loss : int
+        A ``Loss`` code.
+    fused_delta : bool
+        Whether the output delta of this activation and loss is a - t (2.21, 2.28).
+    loss_scale : float
+        Factor of the reported data loss (scikit-learn's squared error
+        averages over the outputs).
+    alpha : float
+        L2 strength (P.9).
+    dtype : float32 or float64
+        Precision of the parameters and samples the plan trains on.
+    n_threads : int
+        OpenMP threads over the neurons of wide layers.
+    parallel_min_weights : int
+        Weights a layer needs before it uses more than one thread.
+    """
+    cdef Layout net
+    cdef object _owners             # the arrays net points into
+    cdef readonly object dtype
+    cdef readonly intp n_params
+    cdef intp itemsize
+    cdef char* _sample_buffers      # acts | deltas | parts | rowsq | xdense
+    cdef intp _parts_size
+    cdef char* _grad                # the minibatch gradient, zeros between steps
+    cdef char* _batch_buffers       # inputs | acts | deltas for _batch_rows samples
+    cdef intp _batch_rows
+
+    def __init__(self, layer_units, activations, activation_params, int loss, *,
+                 bint fused_delta, double loss_scale=1.0, double alpha=0.0,
+                 dtype=np.float64, int n_threads=1,
+                 intp parallel_min_weights=PARALLEL_MIN_WEIGHTS):
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float32, np.float64):
+            raise TypeError(f"dtype must be float32 or float64, not {self.dtype}")
+        if n_threads < 1:
+            raise ValueError(f"n_threads must be >= 1, got {n_threads}")
+        self.itemsize = self.dtype.itemsize
+        self._set_layout(layer_units, activations, activation_params)
+        self.net.loss = loss
+        self.net.fused_delta = fused_delta
+        self.net.loss_scale = loss_scale
+        self.net.alpha = alpha
+        self.net.n_threads = n_threads
+        self.net.par_min = parallel_min_weights
+        self._allocate_sample_buffers()
+
+    def _set_layout(self, layer_units, activations, activation_params):
+        cdef intp l
+        sizes = np.ascontiguousarray(layer_units, dtype=np.intp)
+        codes = np.ascontiguousarray(activations, dtype=np.intc)
+        prm = np.ascontiguousarray(activation_params, dtype=np.float64)
+        n_layers = sizes.shape[0] - 1
+        if n_layers < 1 or np.any(sizes < 1) or codes.shape != (n_layers,) \
+                or prm.shape != (n_layers, 3):
+            raise ValueError("a plan needs units per layer (at least 2 layers, each "
+                             "at least 1 unit), and an activation code and 3 "
+                             "parameters per weight layer")
+        w_off, b_off, a_off, self.n_params, self.net.n_units = layer_offsets(sizes)
+        self._owners = (sizes, codes, prm, w_off, b_off, a_off)
+        self.net.n_layers = n_layers
+        self.net.sizes = <const intp*> cnp.PyArray_DATA(sizes)
+        self.net.act = <const int*> cnp.PyArray_DATA(codes)
+        self.net.prm = <const double*> cnp.PyArray_DATA(prm)
+        self.net.w_off = <const intp*> cnp.PyArray_DATA(w_off)
+        self.net.b_off = <const intp*> cnp.PyArray_DATA(b_off)
+        self.net.a_off = <const intp*> cnp.PyArray_DATA(a_off)
+        self._parts_size = 1
+        for l in range(1, n_layers):
+            if _n_chunks(sizes[l + 1]) > 1:
+                self._parts_size = max(self._parts_size, _n_chunks(sizes[l + 1]) * sizes[l])
+
+    def _allocate_sample_buffers(self):
+        cdef intp n = (2 * self.net.n_units + self._parts_size + self.net.n_units
+                       + self.net.sizes[0])
+        self._sample_buffers = <char*> calloc(n, self.itemsize)
+        if self._sample_buffers == NULL:
+            raise MemoryError("cannot allocate the plan's buffers")
+
+    cdef SampleScratch _sample_scratch(self) noexcept nogil:
+        cdef SampleScratch s
+        cdef intp U = self.net.n_units
+        s.parts = self._sample_buffers + 2 * U * self.itemsize
+        s.rowsq = self._sample_buffers + (2 * U + self._parts_size) * self.itemsize
+        s.xdense = self._sample_buffers + (3 * U + self._parts_size) * self.itemsize
+        return s
+
+    cdef BatchScratch _batch_scratch(self, intp rows) except *:
+        """Buffers for minibatches of up to `rows` samples (grown on demand)."""
+        cdef BatchScratch s
+        cdef intp width = self.net.sizes[0] + 2 * self.net.n_units
+        if rows > self._batch_rows:
+            free(self._batch_buffers)
+            self._batch_rows = 0
+            self._batch_buffers = <char*> malloc(rows * width * self.itemsize)
+            if self._batch_buffers == NULL:
+                raise MemoryError(f"cannot allocate buffers for batches of {rows}")
+            self._batch_rows = rows
+        s.rows = rows
+        s.inputs = self._batch_buffers
+        s.acts = self._batch_buffers + rows * self.net.sizes[0] * self.itemsize
+        s.deltas = <char*> s.acts + rows * self.net.n_units * self.itemsize
+        return s
+
+    cdef char* _gradient_buffer(self) except NULL:
+        if self._grad == NULL:
+            self._grad = <char*> calloc(self.n_params, self.itemsize)
+            if self._grad == NULL:
+                raise MemoryError("cannot allocate the gradient buffer")
+        return self._grad
+
+    def __dealloc__(self):
+        free(self._sample_buffers)
+        free(self._grad)
+        free(self._batch_buffers)
+
+    @property
+    def layer_units(self):
+        return self._owners[0].copy()
+
+    @property
+    def n_threads(self):
+        return self.net.n_threads
+
+    cdef _check(self, const void* params_data, intp n_params, intp itemsize,
+                Samples samples, bint targets):
+        if itemsize != self.itemsize or n_params != self.n_params:
+            raise ValueError(f"this plan takes {self.n_params} {self.dtype} parameters, "
+                             f"got {n_params} of {itemsize} bytes")
+        if samples.dtype != self.dtype:
+            raise TypeError(f"samples are {samples.dtype}, the plan {self.dtype}")
+        if samples.data.n_in != self.net.sizes[0]:
+            raise ValueError(f"samples have {samples.data.n_in} features, the network "
+                             f"{self.net.sizes[0]} inputs")
+        if targets and (samples.data.Y == NULL
+                        or samples.data.n_out != self.net.sizes[self.net.n_layers]):
+            raise ValueError(f"training needs targets with "
+                             f"{self.net.sizes[self.net.n_layers]} outputs")
+
+    def train_epoch(self, floating[::1] params, floating[::1] first_moment,
+                    floating[::1] second_moment, Samples samples, const intp[::1] order,
+                    intp batch_size, OptimizerStep optimizer):
+        """Train on samples in `order`, batch_size at a time (1: per sample).
+
+        params, first_moment and second_moment (momentum's velocity or Adam's
+        moments; empty where the optimizer keeps none) are updated in place.
+        `optimizer` holds OptimizerStep's fields as a dict.  A batch whose
+        sample weights sum to zero is skipped.  Returns (loss_sum, steps):
+        the sum over batches of batch_loss * batch_length, exactly as
+        scikit-learn accumulates it, where batch_loss = loss_scale
+        sum_s w_s c_s / sum_s w_s + alpha/2 ||W||^2 / sum_s w_s (weights
+        before the batch's step), and the number of steps taken.
+        """
+        cdef intp n = order.shape[0]
+        cdef floating* M = NULL
+        cdef floating* V = NULL
+        cdef BatchScratch batch
+        cdef floating* grad = NULL
+        batch.rows = 0
+        cdef double loss_sum
+        cdef long steps = 0
+        cdef unsigned int fp_mode
+        self._check(&params[0], params.shape[0], sizeof(floating), samples, True)
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        _check_order(order, samples.n_samples)
+        if optimizer.kind != SGD:
+            M = self._state(first_moment, "first_moment")
+        if optimizer.kind == ADAM:
+            V = self._state(second_moment, "second_moment")
+        if batch_size > 1:
+            grad = <floating*> self._gradient_buffer()
+            if not samples.is_sparse:
+                batch = self._batch_scratch(min(batch_size, n))
+        with nogil:
+            fp_mode = _flush_denormals()   # this thread's share; workers set their own
+            loss_sum = self._epoch(&params[0], M, V, &samples.data, &order[0], n,
+                                   batch_size, &optimizer, grad, &batch, &steps)
+            _restore_fp_mode(fp_mode)
+        return loss_sum, steps
+
+    cdef floating* _state(self, floating[::1] state, name) except NULL:
+        if state.shape[0] != self.n_params:
+            raise ValueError(f"{name} must hold {self.n_params} values, "
+                             f"got {state.shape[0]}")
+        return &state[0]
+
+    cdef double _epoch(self, floating* params, floating* M, floating* V,
+                       const SampleData* d, const intp* order, intp n, intp batch_size,
+                       const OptimizerStep* given, floating* grad,
+                       const BatchScratch* batch, long* steps) noexcept nogil:
+        # the epoch loop of train_epoch, batch by batch
+        cdef intp start = 0, stop
+        cdef double sw_sum, batch_loss, total = 0
+        cdef OptimizerStep step = given[0]
+        while start < n:
+            stop = start + batch_size if start + batch_size < n else n
+            sw_sum = _weight_sum(<const floating*> d.weights, order, start, stop)
+            if sw_sum == 0:
+                # a batch of zero-weight samples carries no gradient: skip it
+                # (Network only; the drop-ins raise before the epoch, as
+                # scikit-learn does)
+                start = stop
+                continue
+            _next_step(given, &step)
+            steps[0] += 1
+            if stop - start == 1 and batch_size == 1:
+                batch_loss = self._sample_step(params, M, V, d, order[start], &step, sw_sum)
+            else:
+                batch_loss = self._batch_step(params, M, V, d, order, start, stop, &step,
+                                              sw_sum, grad, batch)
+            total += batch_loss * (stop - start)
+            start = stop
+        return total
+
+    cdef double _sample_step(self, floating* params, floating* M, floating* V,
+                             const SampleData* d, intp r, const OptimizerStep* step,
+                             double sw_sum) noexcept nogil:
+        # One per-sample step (1.31, 1.32); returns the sample's batch_loss.
+        # The L2 term of the loss uses the weights before the step, whose
+        # squares the update pass sums on its way.
+        cdef double weight = 1.0, loss
+        cdef floating* acts = <floating*> self._sample_buffers
+        cdef floating* deltas = acts + self.net.n_units
+        cdef SampleScratch scratch = self._sample_scratch()
+        cdef InputRow x = _input_row(d, r)
+        if d.weights != NULL:
+            weight = (<const floating*> d.weights)[r]
+        loss = self.net.loss_scale * _forward_loss_delta(
+            &self.net, params, &x, <const floating*> d.Y + r * d.n_out, weight, acts,
+            deltas)
+        return loss + 0.5 * self.net.alpha * _backward_update(
+            &self.net, step, params, M, V, &x, acts, deltas, &scratch, 1.0 / sw_sum,
+            self.net.alpha / sw_sum) / sw_sum
+
+    cdef double _batch_step(self, floating* params, floating* M, floating* V,
+                            const SampleData* d, const intp* order, intp start,
+                            intp stop, const OptimizerStep* step, double sw_sum,
+                            floating* grad, const BatchScratch* batch) noexcept nogil:
+        # One minibatch step on the mean gradient; returns its batch_loss.
+        cdef double loss = 0
+        cdef floating* acts = <floating*> self._sample_buffers
+        if self.net.alpha > 0:
+            loss = 0.5 * self.net.alpha * _sum_squared_weights(&self.net, params) / sw_sum
+        if d.X != NULL:
+            loss += self.net.loss_scale * _batch_gradient_blas(
+                &self.net, params, grad, d, order, start, stop, batch) / sw_sum
+        else:
+            loss += self.net.loss_scale * _batch_gradient(
+                &self.net, params, grad, d, order, start, stop, acts,
+                acts + self.net.n_units) / sw_sum
+        _apply_gradient(&self.net, step, params, grad, M, V, 1.0 / sw_sum,
+                        self.net.alpha / sw_sum)
+        return loss
+
+    def loss_and_gradient(self, const floating[::1] params, floating[::1] grad,
+                          Samples samples):
+        """Full-batch loss and gradient (L-BFGS, gradient checks), as scikit-learn's
+        ``_backprop``: loss_scale sum_s w_s c_s / sum w + alpha/2 ||W||^2 / sum w,
+        gradient (sum_s w_s s a^T + alpha W) / sum w  (1.29, P.9).  grad,
+        laid out as params, receives the gradient; returns the loss."""
+        cdef intp n = samples.n_samples
+        cdef double sw_sum, data_loss, reg_loss = 0, alpha = self.net.alpha
+        cdef floating* G = &grad[0]
+        cdef const floating* P = &params[0]
+        cdef floating* acts = <floating*> self._sample_buffers
+        cdef BatchScratch batch
+        cdef unsigned int fp_mode
+        self._check(P, params.shape[0], sizeof(floating), samples, True)
+        if grad.shape[0] != self.n_params:
+            raise ValueError(f"grad must hold {self.n_params} values")
+        if n == 0:
+            raise ValueError("a gradient needs at least one sample")
+        cdef const intp[::1] order = np.arange(n, dtype=np.intp)
+        batch.rows = 0
+        if not samples.is_sparse:
+            batch = self._batch_scratch(min(n, GRADIENT_CHUNK_ROWS))
+        with nogil:
+            fp_mode = _flush_denormals()
+            sw_sum = _weight_sum(<const floating*> samples.data.weights, &order[0], 0, n)
+            memset(G, 0, self.n_params * sizeof(floating))
+            if samples.data.X != NULL:
+                data_loss = _batch_gradient_blas(&self.net, P, G, &samples.data, &order[0],
+                                                 0, n, &batch)
+            else:
+                data_loss = _batch_gradient(&self.net, P, G, &samples.data, &order[0], 0, n,
+                                            acts, acts + self.net.n_units)
+            if alpha > 0:
+                reg_loss = 0.5 * alpha * _sum_squared_weights(&self.net, P) / sw_sum
+            _finish_gradient(&self.net, P, G, alpha, sw_sum)
+            _restore_fp_mode(fp_mode)
+        return self.net.loss_scale * data_loss / sw_sum + reg_loss
+
+    def forward(self, const floating[::1] params, Samples samples, floating[:, ::1] out,
+                int n_threads=1):
+        """Output activations of every sample into out (n_samples, n_outputs);
+        samples are spread over n_threads threads, each with its own buffer."""
+        cdef intp n = samples.n_samples, r, tid, U = self.net.n_units
+        cdef int nt = max(1, min(n_threads, n))
+        cdef floating* acts
+        if params.shape[0] != self.n_params or samples.data.itemsize != sizeof(floating) \
+                or samples.data.n_in != self.net.sizes[0] or out.shape[0] != n \
+                or out.shape[1] != self.net.sizes[self.net.n_layers]:
+            raise ValueError("forward: parameters, samples and output do not match the plan")
+        if n == 0:
+            return
+        acts = <floating*> malloc(nt * U * sizeof(floating))
+        if acts == NULL:
+            raise MemoryError("cannot allocate the forward buffers")
+        with nogil:
+            if nt > 1:
+                for r in prange(n, num_threads=nt, schedule='static'):
+                    tid = _thread_id()
+                    self._forward_row(&params[0], &samples.data, r, acts + tid * U, &out[r, 0])
+            else:
+                for r in range(n):
+                    self._forward_row(&params[0], &samples.data, r, acts, &out[r, 0])
+        free(acts)
+
+    cdef void _forward_row(self, const floating* params, const SampleData* d, intp r,
+                           floating* acts, floating* out) noexcept nogil:
+        cdef intp k, last = self.net.a_off[self.net.n_layers - 1]
+        cdef InputRow x = _input_row(d, r)
+        _forward(&self.net, params, &x, acts, False)
+        for k in range(self.net.sizes[self.net.n_layers]):
+            out[k] = acts[last + k]
+
+
+cdef void _finish_gradient(const Layout* net, const floating* params, floating* G,
+                           double alpha, double sw_sum) noexcept nogil:
+    # the mean gradient with the L2 term: (G + alpha W) / sum w; biases G / sum w
+    cdef intp l, j
+    for l in range(net.n_layers):
+        for j in range(net.w_off[l], net.w_off[l] + net.sizes[l] * net.sizes[l + 1]):
+            G[j] = (G[j] + alpha * params[j]) / sw_sum
+        for j in range(net.b_off[l], net.b_off[l] + net.sizes[l + 1]):
+            G[j] = G[j] / sw_sum
+
+
+cdef double _weight_sum(const floating* weights, const intp* order, intp start,
+                        intp stop) noexcept nogil:
+    # sum of the weights of samples order[start:stop], in visiting order
+    # (stop - start without weights)
+    cdef intp k
+    cdef double total = 0
+    if weights == NULL:
+        return stop - start
+    for k in range(start, stop):
+        total += weights[order[k]]
+    return total
+
+
+cdef _check_order(const intp[::1] order, intp n_samples):
+    cdef intp k
+    for k in range(order.shape[0]):
+        if order[k] < 0 or order[k] >= n_samples:
+            raise ValueError(f"order[{k}] = {order[k]} names no sample "
+                             f"(there are {n_samples})")
