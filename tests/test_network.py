@@ -1,9 +1,7 @@
-"""Tests of fastnet's kernels through ``fastnet.Network``.
+"""Tests of ``fastnet.Network``: the maths through the estimator, its
+behaviour, and its scikit-learn conventions.
 
-Equation numbers refer to the design notes in shared/seeds (see its README):
-(1.x)/(2.x) are seed 000's dense-network notes, "seed 001 eq. (n)" its
-perceptron chapter, and seed 004 is the MLP-framework note with the wrong
-output delta.
+Equation numbers refer to docs/maths.md.
 
 Everything expected here is computed independently of fastnet: with numpy
 (a reference forward pass and loss), by central finite differences, by hand
