@@ -15,7 +15,7 @@ CODES = {code.name.lower(): int(code) for code in Activation}
 
 @dataclass(frozen=True)
 class Logistic:
-    """Generalised logistic L / (1 + exp(k (x0 - z))), seed 000 eq. (1.7).
+    """Generalised logistic L / (1 + exp(k (x0 - z))), docs/maths.md (1.7).
 
     ``'logistic'`` is ``Logistic(L=1.0, k=1.0, x0=0.0)``.
     """

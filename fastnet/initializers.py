@@ -1,4 +1,4 @@
-"""Initial weights: He, Xavier and scikit-learn's rule (docs/maths.md, "Initialisation").
+"""Initial weights: He, Xavier and scikit-learn's rule (docs/maths.md, section 1.6).
 
 Draws are made in scikit-learn's order with its random-number calls
 (``_init_coef``: each layer's (fan_in, fan_out) coefficients uniformly, then,

@@ -1,7 +1,7 @@
 """Where a network's weights and biases live in its one flat parameter buffer.
 
 Layer ``l`` stores its weights row-major as w_ij (neuron i, input j; see
-docs/maths.md, "Notation") followed by its biases.  ``coefs_[l]`` is the
+docs/maths.md, section 1.1) followed by its biases.  ``coefs_[l]`` is the
 scikit-learn-shaped (n_in, n_out) view of that memory, so training in the
 kernels and reading ``coefs_`` never copy.  The offsets come from the kernels
 (``kernels.layer_offsets``), which own the layout.

@@ -31,8 +31,8 @@ HIDDEN_ACTIVATION = OUTPUT_ACTIVATION + [list, tuple]
 
 LOSSES = {code.name.lower(): code for code in kernels.Loss}
 
-# Output activation and loss pairs whose delta is a - t (docs/maths.md,
-# "Output delta"); the step output's perceptron rule takes it with any loss.
+# Output activation and loss pairs whose delta is a - t (P.9); the step
+# output's perceptron rule (P.3) takes it with any loss.
 FUSED_PAIRS = {("softmax", "cross_entropy"), ("identity", "squared_error"),
                ("exp", "poisson")}
 
@@ -377,7 +377,7 @@ class Network(RegressorMixin, BaseNetwork):
         Per-sample loss; any output activation works with any loss.
     solver : {'sgd', 'adam', 'lbfgs'}, default='sgd'
     batch_size : int, 'auto' or 'full', default=1
-        1 is per-sample SGD (seed 000 eq. 1.31); 'auto' is min(200, n);
+        1 is per-sample SGD (1.31); 'auto' is min(200, n);
         'full' is full-batch gradient descent.
     init : {'auto', 'he', 'xavier', 'sklearn'}, default='auto'
         'auto': He-uniform for relu/elu, Xavier for tanh/identity/softmax,

@@ -3,7 +3,7 @@
 learning-rate schedule and its stopping rule, with scikit-learn's attribute
 names (``learning_rate``, ``velocities``, ``t``, ``ms``, ``vs``).
 
-The steps themselves run in the kernels (docs/maths.md, "Optimizers"): an
+The steps themselves run in the kernels (docs/maths.md, T.6-T.10): an
 optimizer hands them its hyper-parameters (``kernel_step``) and its state
 buffers (``moments``), laid out like the flat parameter buffer, and is told
 how many steps they took (``steps_taken``).

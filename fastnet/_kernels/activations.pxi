@@ -34,7 +34,7 @@ cdef inline double _step(double z) noexcept nogil:
 
 
 cdef void _softmax(floating* a, intp n) noexcept nogil:
-    # (2.1) made stable: subtracting max(z) leaves softmax unchanged and keeps
+    # (2.1) made stable (N.1): subtracting max(z) leaves softmax unchanged and keeps
     # every exponent <= 0, so nothing overflows.
     cdef intp i
     cdef double zmax = a[0], total = 0.0
@@ -80,14 +80,14 @@ cdef void _activation_backprop(int code, const double* prm, const floating* a,
     """d <- J^T d: sensitivity from dc/da, J the activation's Jacobian.  (2.12)
 
     Softmax's full Jacobian diag(a) - a a^T (2.5) is applied in O(n):
-    J^T d = a * (d - a.d).
+    J^T d = a * (d - a.d)  (2.5a).
     """
     cdef intp i
     cdef double dot
     if code == IDENTITY:
         return
     elif code == LOGISTIC:
-        # d/dz L sigma(k (z - x0)) = k a (1 - a / L)   (1.9 generalised)
+        # d/dz L sigma(k (z - x0)) = k a (1 - a / L)   (1.9a)
         for i in range(n):
             d[i] = d[i] * (prm[1] * a[i] * (1.0 - a[i] / prm[0]))
     elif code == TANH:

@@ -1,5 +1,5 @@
 # Minibatches through BLAS: the same maths as the per-sample path, a whole
-# batch at a time, in the batched form X_l = f(X_{l-1} W_l^T)  (B.1).
+# batch at a time, in the batched form X_l = f(X_{l-1} W_l^T)  (T.12-T.14).
 # Batch buffers are row-major (batch, n_units): row b holds sample b's layers
 # side by side, so layer l is the column block at a_off[l] with leading
 # dimension n_units.  BLAS is column-major: a row-major (r, c) matrix is the

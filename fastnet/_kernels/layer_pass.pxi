@@ -92,8 +92,8 @@ cdef void _rows_backward_update(
     """Neurons i0..i1 of layer l: backpropagate and update in one pass over W.
 
     lam_j += sum_i s_i w_ij with the weights before this step (1.20), then
-    w_ij takes the step for g_ij = gscale s_i a_j + reg w_ij (1.29, 1.31, P.9)
-    and b_i for gscale s_i (1.32); s is the layer's part of deltas.  lam is
+    w_ij takes the step for g_ij = gscale s_i a_j + reg w_ij (1.29, 1.31, T.3)
+    and b_i for gscale s_i (1.31a, 1.32); s is the layer's part of deltas.  lam is
     NULL for the first layer, which needs no sensitivities.  With L2
     (reg > 0), rowsq[i] receives sum_j w_ij^2 before the step, for the loss.
     M and V hold the optimizer's state, laid out as params.
@@ -199,7 +199,7 @@ cdef void _sparse_input_sgd(const Layout* net, const OptimizerStep* step,
                             floating* params, const floating* s, const InputRow* x,
                             double gscale) noexcept nogil:
     """Plain SGD without L2 of the first layer on a sparse row: only the weights
-    of the non-zero inputs move  (1.31, 1.32)."""
+    of the non-zero inputs move  (1.31, 1.31a)."""
     cdef intp i, k, n_in = net.sizes[0]
     cdef const floating* val = <const floating*> x.values
     cdef floating* W = params + net.w_off[0]

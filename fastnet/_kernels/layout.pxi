@@ -1,7 +1,7 @@
 # The network as the loops see it: where each layer lives in the flat buffers,
 # its activation, the loss, and the thread settings.  Plan builds one per fit.
 #
-# Storage (docs/maths.md, "Notation"): all parameters live in one flat
+# Storage (docs/maths.md, section 1.1): all parameters live in one flat
 # buffer.  Layer l owns W[l] -- sizes[l+1] rows (neuron i) of sizes[l] inputs
 # (j), row-major as w_ij -- at w_off[l] and its biases at b_off[l].
 # Activations and sensitivities of layers 1..L live in flat work buffers at
@@ -20,7 +20,7 @@ cdef struct Layout:
     int loss                # Loss code
     bint fused_delta        # the output delta is a - t  (2.21, 2.28)
     double loss_scale       # factor of the reported data loss
-    double alpha            # L2 strength  (P.9)
+    double alpha            # L2 strength  (T.1)
     intp par_min            # weights per layer from which threads are used
     int n_threads
 

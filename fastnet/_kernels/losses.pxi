@@ -46,7 +46,7 @@ cdef double _sample_loss(int loss, const floating* a, const floating* t,
             total -= _xlogy(t[k], p) + _xlogy(1.0 - t[k], 1.0 - p)
         return total
     else:
-        # Poisson deviance / 2: sum_k t log(t / a) - t + a  (2.29)
+        # Poisson deviance / 2: sum_k t log(t / a) - t + a  (P.6)
         for k in range(n):
             total += _xlogy(t[k], t[k] / a[k]) - t[k] + a[k]
         return total

@@ -17,7 +17,7 @@ cdef struct OptimizerStep:
 
 cdef inline void _next_step(const OptimizerStep* given, OptimizerStep* step) noexcept nogil:
     """Advance the working copy to the next step: Adam counts it and derives
-    its bias-corrected rate lr_init sqrt(1 - beta_2^t) / (1 - beta_1^t)  (2.34)."""
+    its bias-corrected rate lr_init sqrt(1 - beta_2^t) / (1 - beta_1^t)  (T.8)."""
     if given.kind == ADAM:
         step.t += 1
         step.learning_rate = (given.learning_rate * sqrt(1 - cpow(given.beta_2, step.t))
@@ -35,13 +35,13 @@ cdef inline void _update_row(const OptimizerStep* step, floating* w, floating* m
                              floating* v, const floating* a, floating gs,
                              floating reg, intp n) noexcept nogil:
     """One optimizer step of the n parameters w for the gradient
-    g_j = gs a_j + reg w_j  (1.29, 1.31; L2: P.9).
+    g_j = gs a_j + reg w_j  (1.29, 1.31; with L2: T.2, T.3).
 
     A bias row passes its sensitivities as a and reg = 0.  One loop per
     optimizer, so that each vectorises, in the element type (float32 stays
     float32).  SGD: w -= lr g.  Momentum as scikit-learn's SGDOptimizer:
-    v <- mu v - lr g, w += v (Nesterov: w += mu v - lr g).  Adam as its
-    AdamOptimizer with the step's bias-corrected rate  (2.30-2.34).
+    v <- mu v - lr g, w += v (T.6; Nesterov: w += mu v - lr g, T.7).  Adam
+    as its AdamOptimizer with the step's bias-corrected rate  (T.8).
     """
     cdef intp j
     cdef floating g, vel, lr = step.learning_rate, mu = step.momentum

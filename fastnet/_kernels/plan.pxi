@@ -28,12 +28,12 @@ cdef class Plan:
     loss : int
         A ``Loss`` code.
     fused_delta : bool
-        Whether the output delta of this activation and loss is a - t (2.21, 2.28).
+        Whether the output delta of this activation and loss is a - t (P.9).
     loss_scale : float
         Factor of the reported data loss (scikit-learn's squared error
         averages over the outputs).
     alpha : float
-        L2 strength (P.9).
+        L2 strength (T.1).
     dtype : float32 or float64
         Precision of the parameters and samples the plan trains on.
     n_threads : int
@@ -283,7 +283,7 @@ cdef class Plan:
                           Samples samples):
         """Full-batch loss and gradient (L-BFGS, gradient checks), as scikit-learn's
         ``_backprop``: loss_scale sum_s w_s c_s / sum w + alpha/2 ||W||^2 / sum w,
-        gradient (sum_s w_s s a^T + alpha W) / sum w  (1.29, P.9).  grad,
+        gradient (sum_s w_s s a^T + alpha W) / sum w  (T.1, T.2).  grad,
         laid out as params, receives the gradient; returns the loss."""
         cdef intp n = samples.n_samples
         cdef double sw_sum, data_loss, reg_loss = 0, alpha = self.net.alpha

@@ -10,7 +10,7 @@
 # starts while the caller is inside train_epoch inherits the caller's MXCSR
 # (clone copies it), so "restore what the worker had" would keep FTZ on in
 # the shared pool.  Only values below 2.2e-308 (float32: 1.2e-38) change;
-# NaN and inf behave as before.  (docs/maths.md, "Numerics")
+# NaN and inf behave as before.  (docs/maths.md, N.6)
 cdef extern from *:
     """
     #ifdef _OPENMP
