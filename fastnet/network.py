@@ -36,6 +36,36 @@ LOSSES = {code.name.lower(): code for code in kernels.Loss}
 FUSED_PAIRS = {("softmax", "cross_entropy"), ("identity", "squared_error"),
                ("exp", "poisson")}
 
+# scikit-learn's MLP parameters, checked by scikit-learn's validation, and fastnet's extras.
+PARAMETER_CONSTRAINTS = {
+    "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+    "activation": HIDDEN_ACTIVATION,
+    "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
+    "alpha": [Interval(Real, 0, None, closed="left")],
+    "batch_size": [StrOptions({"auto", "full"}), Interval(Integral, 1, None, closed="left")],
+    "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+    "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+    "power_t": [Interval(Real, 0, None, closed="left")],
+    "max_iter": [Interval(Integral, 1, None, closed="left")],
+    "shuffle": ["boolean"],
+    "random_state": ["random_state"],
+    "tol": [Interval(Real, 0, None, closed="left")],
+    "verbose": ["verbose"],
+    "warm_start": ["boolean"],
+    "momentum": [Interval(Real, 0, 1, closed="both")],
+    "nesterovs_momentum": ["boolean"],
+    "early_stopping": ["boolean"],
+    "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+    "beta_1": [Interval(Real, 0, 1, closed="left")],
+    "beta_2": [Interval(Real, 0, 1, closed="left")],
+    "epsilon": [Interval(Real, 0, None, closed="neither")],
+    "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
+    "max_fun": [Interval(Integral, 1, None, closed="left")],
+    "init": [StrOptions({"auto", "he", "xavier", "sklearn"})],
+    "dtype": [StrOptions({"float64", "float32"}), None, type],
+    "n_jobs": [Integral, None],
+}
+
 
 def _own_arguments(local_variables):
     """An __init__'s arguments from its locals(), for BaseNetwork.__init__."""
@@ -52,34 +82,7 @@ class BaseNetwork(StochasticSolver, LbfgsSolver, BaseEstimator):
     predictions) and ``_score``.
     """
 
-    _parameter_constraints: dict = {
-        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
-        "activation": HIDDEN_ACTIVATION,
-        "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
-        "alpha": [Interval(Real, 0, None, closed="left")],
-        "batch_size": [StrOptions({"auto", "full"}), Interval(Integral, 1, None, closed="left")],
-        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
-        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
-        "power_t": [Interval(Real, 0, None, closed="left")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "shuffle": ["boolean"],
-        "random_state": ["random_state"],
-        "tol": [Interval(Real, 0, None, closed="left")],
-        "verbose": ["verbose"],
-        "warm_start": ["boolean"],
-        "momentum": [Interval(Real, 0, 1, closed="both")],
-        "nesterovs_momentum": ["boolean"],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
-        "beta_1": [Interval(Real, 0, 1, closed="left")],
-        "beta_2": [Interval(Real, 0, 1, closed="left")],
-        "epsilon": [Interval(Real, 0, None, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
-        "max_fun": [Interval(Integral, 1, None, closed="left")],
-        "init": [StrOptions({"auto", "he", "xavier", "sklearn"})],
-        "dtype": [StrOptions({"float64", "float32"}), None, type],
-        "n_jobs": [Integral, None],
-    }
+    _parameter_constraints: dict = PARAMETER_CONSTRAINTS
 
     # MLPRegressor reports scikit-learn's squared error, which also averages
     # over the outputs; Network reports 1/2 sum_k (a_k - t_k)^2 per sample.
@@ -209,7 +212,9 @@ class BaseNetwork(StochasticSolver, LbfgsSolver, BaseEstimator):
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=dtype)
         y_1d = y.ndim == 1
-        Y = np.ascontiguousarray(y.reshape((-1, 1)) if y_1d else y, dtype=dtype)
+        # converted to the training dtype only after the early-stopping split,
+        # which stratifies on the targets as they are (scikit-learn's messages)
+        Y = y.reshape((-1, 1)) if y_1d else y
         layer_units = [X.shape[1]] + hidden + [Y.shape[1]]
         if not first_pass and list(self._layout.units) != layer_units:
             raise ValueError(
