@@ -25,7 +25,7 @@
 /* FMA latency (4-5 cycles) times FMA ports (2) independent chains keep every
  * port busy; 12 leaves headroom and still fits the 16 vector registers. */
 #define CHAINS 12
-#define ROUNDS 5
+#define ROUNDS 10
 #define ROUND_SECONDS 0.005
 
 typedef double vdouble __attribute__((vector_size(VECTOR_BYTES)));
