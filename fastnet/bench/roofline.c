@@ -12,7 +12,8 @@
  * with the matching -m flags (none, -mavx2 -mfma, -mavx512f -mfma); a CPU
  * without the instructions stops the program with SIGILL, which the caller
  * takes as "not available".  Built with -fopenmp when the compiler has it.
- * Each figure is the best of several timed rounds of at least ROUND_SECONDS.
+ * Each figure is the best of ROUNDS timed rounds of at least ROUND_SECONDS:
+ * many short rounds give a shared machine more chances of a quiet one.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,8 +26,8 @@
 /* FMA latency (4-5 cycles) times FMA ports (2) independent chains keep every
  * port busy; 12 leaves headroom and still fits the 16 vector registers. */
 #define CHAINS 12
-#define ROUNDS 10
-#define ROUND_SECONDS 0.005
+#define ROUNDS 20
+#define ROUND_SECONDS 0.002
 
 typedef double vdouble __attribute__((vector_size(VECTOR_BYTES)));
 typedef float vfloat __attribute__((vector_size(VECTOR_BYTES)));
