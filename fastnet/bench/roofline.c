@@ -4,9 +4,10 @@
  *            prints the float64 and the float32 FMA peak in GFLOP/s of
  *            THREADS threads, each running independent fused multiply-adds
  * usage: roofline stream BYTES THREADS
- *            prints the seconds one sample's weight traffic takes over an
- *            array of BYTES bytes: one read pass (the forward pass reads
- *            each weight) and one read-and-write pass (the update)
+ *            prints the GB/s of one sample's weight traffic over BYTES
+ *            bytes split among THREADS threads: one read pass (the forward
+ *            pass reads each weight) and one read-and-write pass (the
+ *            update), 3 * BYTES bytes moved
  *
  * The vector width is chosen at compile time: -DVECTOR_BYTES=16, 32 or 64
  * with the matching -m flags (none, -mavx2 -mfma, -mavx512f -mfma); a CPU
