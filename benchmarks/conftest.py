@@ -6,7 +6,7 @@ benchmark group are printed.  Nothing here asserts a timing.
 """
 import pytest
 
-from fastnet.bench import faster_text, significant
+from fastnet.bench.report import faster_text, significant
 
 # group -> {label: µs per training sample}, filled as the benchmarks run
 SPEEDS = {}

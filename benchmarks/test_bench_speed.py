@@ -1,9 +1,10 @@
 """pytest-benchmark suites: fastnet against scikit-learn, one epoch at a time.
 
 Run ``pytest benchmarks/ --benchmark-only``.  Each benchmark times whole
-``partial_fit`` epochs of models built by ``fastnet.bench.classifier`` (the
-same arguments for both libraries); the session ends with µs per sample and
-the ratios to fastnet (see conftest.py).  scikit-learn's per-sample SGD is
+``partial_fit`` epochs of models built by
+``fastnet.bench.classifiers.classifier`` (the same arguments for both
+libraries); the session ends with µs per sample and the ratios to fastnet
+(see conftest.py).  scikit-learn's per-sample SGD is
 slow, so it trains on a subset and is reported per sample.  Timings are
 never asserted.
 """
@@ -13,8 +14,10 @@ from threadpoolctl import threadpool_limits
 import fastnet
 from sklearn import neural_network as sklearn_mlp
 
-from fastnet.bench import (CLASSES, DIGITS_HIDDEN, MNIST_HIDDEN, classifier, load_digits_split,
-                           load_mnist_sized, quiet)
+from fastnet.bench.classifiers import classifier
+from fastnet.bench.data import load_digits_split, load_mnist_sized
+from fastnet.bench.settings import CLASSES, DIGITS_HIDDEN, MNIST_HIDDEN
+from fastnet.bench.timing import quiet
 
 MNIST_SAMPLES = 1000
 SKLEARN_DIGITS_SAMPLES = 300   # per-sample SGD: ~0.2-0.5 ms per sample
@@ -33,11 +36,14 @@ def mnist():
     return X, y
 
 
-def time_epochs(epoch_benchmark, label, library, X, y, hidden, solver, rounds,
+def time_epochs(epoch_benchmark, label, library, X, y, hidden, setup, rounds,
                 dtype="float64", n_jobs=1):
-    """Benchmark ``partial_fit`` epochs of a fresh model after a warm-up epoch."""
+    """Benchmark ``partial_fit`` epochs of a fresh model after a warm-up epoch.
+
+    ``setup`` names one of ``fastnet.bench.classifiers.SETUPS``.
+    """
     X = X.astype(dtype)
-    model = classifier(library, hidden, solver, n_jobs, dtype)
+    model = classifier(library, hidden, setup, n_jobs, dtype)
     with threadpool_limits(limits=n_jobs, user_api="blas"):
         quiet(lambda: model.partial_fit(X, y, classes=CLASSES))
         epoch_benchmark(label, lambda: quiet(lambda: model.partial_fit(X, y)), len(X), rounds)

@@ -1,0 +1,81 @@
+"""Prediction and online-learning sections: one-row latencies and bulk predict_proba.
+
+Both libraries' ``MLPClassifier`` get the same arguments and one
+``partial_fit`` epoch (the classes given), so they hold the same
+architecture when timed; speed, not accuracy, is measured here.  One
+thread: fastnet ``n_jobs=1``, one BLAS thread.
+"""
+from threadpoolctl import threadpool_limits
+
+from .data import repeat_rows
+from .report import faster_text
+from .roofline import Work
+from .settings import CLASSES, DIGITS_HIDDEN, INFERENCE_HIDDEN, INFERENCE_ROWS, Architecture
+from .timing import median_call_seconds, min_seconds, quiet
+
+LATENCY = "latency, one row"
+PREDICT_PROBA = f"predict_proba, {INFERENCE_ROWS} rows"
+LATENCY_METHODS = ("predict", "predict_proba", "partial_fit")
+# rows the predict_proba networks are fitted on: only the weights' shapes matter there
+FIT_ROWS = 1000
+
+
+def fitted_pair(hidden, X, y):
+    """{"fastnet": model, "scikit-learn": model}, alike, after one partial_fit epoch."""
+    import fastnet
+    from sklearn import neural_network as sklearn_mlp
+
+    models = {"fastnet": fastnet.MLPClassifier(hidden_layer_sizes=hidden, random_state=0,
+                                               n_jobs=1),
+              "scikit-learn": sklearn_mlp.MLPClassifier(hidden_layer_sizes=hidden,
+                                                        random_state=0)}
+    for model in models.values():
+        quiet(lambda: model.partial_fit(X, y, classes=CLASSES))
+    return models
+
+
+def one_row_call(model, method, X, y):
+    """``call(i)``: ``model.method`` on row i (cycling through X), labels for partial_fit."""
+    rows = [X[i:i + 1] for i in range(len(X))]
+    if method == "partial_fit":
+        labels = [y[i:i + 1] for i in range(len(y))]
+        return lambda i: model.partial_fit(rows[i % len(rows)], labels[i % len(rows)])
+    bound_method = getattr(model, method)
+    return lambda i: bound_method(rows[i % len(rows)])
+
+
+def latency_section(report, digits, budget):
+    """Median µs per call on one row: predict, predict_proba, MLPClassifier.partial_fit."""
+    X_train, _, y_train, _ = digits
+    architecture = Architecture(X_train.shape[1], DIGITS_HIDDEN)
+    with threadpool_limits(limits=1, user_api="blas"):
+        models = fitted_pair(DIGITS_HIDDEN, X_train, y_train)
+        for method in LATENCY_METHODS:
+            us = {tool: 1e6 * median_call_seconds(one_row_call(model, method, X_train, y_train),
+                                                  budget.latency_calls)
+                  for tool, model in models.items()}
+            measurement = f"{LATENCY}, digits {architecture}"
+            setting = f"{method}, median of {budget.latency_calls}"
+            report.latency(measurement, "fastnet", setting, us["fastnet"],
+                           key=(LATENCY, method, "fastnet"))
+            report.latency(measurement, "scikit-learn", setting, us["scikit-learn"],
+                           faster_text(us["scikit-learn"], us["fastnet"]),
+                           key=(LATENCY, method, "scikit-learn"))
+
+
+def predict_proba_section(report, X, y, budget):
+    """predict_proba on INFERENCE_ROWS rows of a 784-512-512-10 network, float64."""
+    architecture = Architecture(X.shape[1], INFERENCE_HIDDEN)
+    X_rows = repeat_rows(X, INFERENCE_ROWS)
+    measurement = f"{PREDICT_PROBA}, {architecture}"
+    work = Work.inference(architecture, "float64", rows=INFERENCE_ROWS)
+    us = {}
+    with threadpool_limits(limits=1, user_api="blas"):
+        models = fitted_pair(INFERENCE_HIDDEN, X[:FIT_ROWS], y[:FIT_ROWS])
+        for tool, model in models.items():
+            seconds = min_seconds(lambda: model.predict_proba(X_rows), budget.inference_repeats,
+                                  at_least_seconds=0)
+            us[tool] = seconds / INFERENCE_ROWS * 1e6
+            comparison = "" if tool == "fastnet" else faster_text(us[tool], us["fastnet"])
+            report.throughput(measurement, tool, us[tool], work, 1, comparison,
+                              key=(PREDICT_PROBA, tool))

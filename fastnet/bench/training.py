@@ -1,0 +1,118 @@
+"""Training-speed sections: per-sample SGD, the wide network, minibatch Adam and SGD.
+
+Each row is µs per training sample per epoch set against its roofline
+bound; a peer's row says how many times faster fastnet is.  Figures the
+targets summary quotes are recorded under keys ``(section, data, tool[, dtype])``.
+"""
+from dataclasses import dataclass
+
+from .classifiers import time_classifier_epoch
+from .report import faster_text, threads_text
+from .roofline import Work
+from .settings import BATCH_SIZE, WIDE_HIDDEN, Architecture
+from .torch_peer import time_torch_epoch
+
+PER_SAMPLE = "per-sample SGD"
+ADAM = f"Adam batch {BATCH_SIZE}"
+SGD_BATCH = f"SGD batch {BATCH_SIZE}"
+
+
+@dataclass
+class Peers:
+    """The optional peers of this run: the torch module and the FANN driver, or None."""
+
+    torch: object = None
+    fann: object = None
+
+
+def fastnet_rows(report, measurement, X, y, architecture, budget, thread_counts,
+                 note="", key=None):
+    """fastnet's per-sample SGD in float64 and float32 at each thread count.
+
+    Returns {(dtype, threads): µs per sample}; each row is compared with
+    the same dtype at one thread, or float32 at one thread with float64.
+    One-thread rows are recorded under ``(*key, dtype)`` when ``key`` is given.
+    """
+    import fastnet
+
+    us = {}
+    for dtype in ("float64", "float32"):
+        for threads in thread_counts:
+            us[dtype, threads] = time_classifier_epoch(fastnet, X, y, architecture.hidden, "sgd",
+                                                       threads, budget.repeats, dtype)
+            if threads > 1:
+                comparison = faster_text(us[dtype, 1], us[dtype, threads], threads_text(threads))
+            elif dtype == "float32":
+                comparison = faster_text(us["float64", 1], us[dtype, 1], "float32")
+            else:
+                comparison = ""
+            report.throughput(measurement, "fastnet", us[dtype, threads],
+                              Work.training(architecture, dtype), threads, comparison, note,
+                              key=(*key, dtype) if key and threads == 1 else None)
+    return us
+
+
+def per_sample_section(report, title, X, y, architecture, budget, peer_samples, thread_counts,
+                       peers):
+    """Per-sample SGD: fastnet, then scikit-learn, PyTorch and FANN when present.
+
+    scikit-learn and PyTorch train on the first ``peer_samples`` samples only.
+    """
+    from sklearn import neural_network as sklearn_mlp
+
+    measurement = f"{PER_SAMPLE}, {title} {architecture}"
+    fastnet_us = fastnet_rows(report, measurement, X, y, architecture, budget, thread_counts,
+                              key=(PER_SAMPLE, title, "fastnet"))
+
+    def peer_row(tool, us, dtype, note=""):
+        report.throughput(measurement, tool, us, Work.training(architecture, dtype), 1,
+                          faster_text(us, fastnet_us[dtype, 1]), note,
+                          key=(PER_SAMPLE, title, tool, dtype))
+
+    subset = slice(0, min(peer_samples, len(X)))
+    note = f", {subset.stop} samples" if subset.stop < len(X) else ""
+    peer_row("scikit-learn", time_classifier_epoch(sklearn_mlp, X[subset], y[subset],
+                                                   architecture.hidden, "sgd", 1, budget.repeats),
+             "float64", note)
+    if peers.torch is not None:
+        peer_row("PyTorch", time_torch_epoch(peers.torch, X[subset], y[subset], architecture,
+                                             1, 1, budget.repeats), "float64", note)
+    if peers.fann is not None:
+        peer_row("FANN", peers.fann.time_epoch(X, y, architecture, budget.repeats), "float32",
+                 ", tanh")
+
+
+def wide_section(report, X, y, budget, thread_counts):
+    """fastnet alone on the wide network, where threads pay off most."""
+    X, y = X[:budget.wide_samples], y[:budget.wide_samples]
+    architecture = Architecture(X.shape[1], WIDE_HIDDEN)
+    fastnet_rows(report, f"{PER_SAMPLE}, wide {architecture}", X, y, architecture, budget,
+                 thread_counts, f", {len(X)} samples")
+
+
+def minibatch_section(report, section, setup, title, X, y, architecture, budget, thread_counts,
+                      torch=None):
+    """Minibatch training (``setup`` of classifiers.SETUPS), float64: fastnet vs its peers.
+
+    scikit-learn at every thread count, PyTorch too when ``torch`` is given.
+    """
+    import fastnet
+    from sklearn import neural_network as sklearn_mlp
+
+    measurement = f"{section}, {title} {architecture}"
+    work = Work.training(architecture, "float64", BATCH_SIZE)
+    for threads in thread_counts:
+        def add(tool, us, comparison=""):
+            report.throughput(measurement, tool, us, work, threads, comparison,
+                              key=(section, title, tool) if threads == 1 else None)
+
+        fast = time_classifier_epoch(fastnet, X, y, architecture.hidden, setup, threads,
+                                     budget.repeats)
+        add("fastnet", fast)
+        slow = time_classifier_epoch(sklearn_mlp, X, y, architecture.hidden, setup, threads,
+                                     budget.repeats)
+        add("scikit-learn", slow, faster_text(slow, fast))
+        if torch is not None:
+            slow = time_torch_epoch(torch, X, y, architecture, BATCH_SIZE, threads,
+                                    budget.repeats)
+            add("PyTorch", slow, faster_text(slow, fast))

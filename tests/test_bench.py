@@ -1,0 +1,197 @@
+"""fastnet bench's own logic: the bound model, tables, targets, the C programs' contracts.
+
+No timing is asserted: sections run on tiny data against a fixed roofline
+and only the shape of what they report is checked.
+"""
+import dataclasses
+
+import numpy as np
+import pytest
+
+from fastnet.bench.command import parse_args
+from fastnet.bench.data import repeat_rows
+from fastnet.bench.fann import FannDriver
+from fastnet.bench.inference import LATENCY, latency_section, one_row_call
+from fastnet.bench.native import c_compiler, compile_program, run_program
+from fastnet.bench.report import Figure, Report, faster_text, format_table, significant
+from fastnet.bench.roofline import Bound, Roofline, Work, memory_level
+from fastnet.bench.settings import QUICK, Architecture
+from fastnet.bench.targets import TARGETS, target_rows
+from fastnet.bench.timing import median_call_seconds
+from fastnet.bench.training import SGD_BATCH, minibatch_section
+
+DIGITS = Architecture(64, (100,))
+TINY = dataclasses.replace(QUICK, repeats=1, latency_calls=5)
+
+
+class FixedRoofline:
+    """A roofline whose every bound is 1 µs, bound by 'FMA'."""
+
+    def bound(self, work, threads):
+        return Bound(1e-6, "FMA")
+
+
+def test_architecture_counts_connection_weights():
+    assert DIGITS.units == (64, 100, 10)
+    assert DIGITS.weights == 64 * 100 + 100 * 10
+    assert str(Architecture(784, (256, 128))) == "784-256-128-10"
+
+
+def test_training_work_reads_each_weight_once_and_updates_it_once():
+    work = Work.training(DIGITS, "float64")
+    assert work.flops == 6 * 7400
+    assert work.bytes == 3 * 7400 * 8       # read forward, read + write in the update
+    assert work.footprint == 7400 * 8
+    batch = Work.training(DIGITS, "float32", batch_size=200)
+    assert batch.bytes == 3 * 7400 * 4 / 200
+    assert batch.flops == 6 * 7400
+
+
+def test_inference_work_reads_the_weights_once_per_call():
+    work = Work.inference(DIGITS, "float64", rows=100)
+    assert work.flops == 2 * 7400
+    assert work.bytes == 7400 * 8 / 100
+
+
+def roofline_with(fma_gflops, bandwidth_gbps):
+    """A Roofline holding given measurements instead of running the probe."""
+    roofline = Roofline([("AVX2", "never run")], gemm_peaks={})
+    roofline._fma_peaks = {1: {"AVX2": (fma_gflops, 2 * fma_gflops)}}
+    roofline._bandwidths = {(7400 * 8, 1): bandwidth_gbps}
+    roofline.levels = [(1, 32 * 1024, False), (2, 1024 * 1024, False), (3, 2**25, True)]
+    return roofline
+
+
+def test_bound_is_the_longer_of_compute_and_traffic():
+    work = Work.training(DIGITS, "float64")
+    compute_bound = roofline_with(fma_gflops=10.0, bandwidth_gbps=100.0).bound(work, 1)
+    assert compute_bound.binds == "FMA"
+    assert compute_bound.seconds == pytest.approx(6 * 7400 / 10e9)
+    traffic_bound = roofline_with(fma_gflops=10.0, bandwidth_gbps=10.0).bound(work, 1)
+    assert traffic_bound.binds == "L2"      # 59 200 bytes: above L1's 32 KiB, within L2
+    assert traffic_bound.seconds == pytest.approx(3 * 7400 * 8 / 10e9)
+
+
+def test_bound_falls_back_to_numpy_gemm_without_the_probe():
+    roofline = Roofline([], gemm_peaks={("float32", 2): 50.0})
+    bound = roofline.bound(Work.training(DIGITS, "float32"), 2)
+    assert bound == Bound(6 * 7400 / 50e9, "GEMM")
+
+
+def test_memory_level_counts_a_thread_share_in_private_caches():
+    levels = [(1, 48 * 1024, False), (2, 2 * 2**20, False), (3, 256 * 2**20, True)]
+    assert memory_level(30_000, 1, levels) == "L1"
+    assert memory_level(60_000, 1, levels) == "L2"
+    assert memory_level(60_000, 2, levels) == "L1"          # 30 000 bytes per thread
+    assert memory_level(3 * 2**20, 2, levels) == "L2"
+    assert memory_level(3 * 2**20, 1, levels) == "L3"
+    assert memory_level(2**30, 2, levels) == "memory"
+    assert memory_level(1, 1, []) == "bandwidth"
+
+
+def test_significant_and_faster_text():
+    assert significant(0.012345) == "0.0123"
+    assert significant(4.8) == "4.80"
+    assert significant(1234.4) == "1234"
+    assert faster_text(10.0, 2.0) == "fastnet 5.00× faster"
+    assert faster_text(2.0, 10.0, "2 threads") == "2 threads 5.00× slower"
+
+
+def test_format_table_blanks_repeated_groups():
+    rows = [("a", "1"), ("a", "22"), ("b", "3")]
+    assert format_table(("x", "y"), rows).splitlines() == [
+        "x  y", "-  --", "a  1", "   22", "b  3"]
+    assert format_table(("x", "y"), rows, markdown=True).splitlines() == [
+        "| x | y |", "|---|---|", "| a | 1 |", "|  | 22 |", "| b | 3 |"]
+
+
+def test_target_rows_quote_both_figures_and_skip_missing_peers():
+    digits_fann = TARGETS[0]
+    figures = {digits_fann.fastnet: Figure(4.0, "µs/sample", 0.5, "L2"),
+               digits_fann.peer: Figure(20.0, "µs/sample", 0.1, "L1")}
+    assert target_rows(figures) == [("per-sample SGD, digits, float64", "4.00 µs/sample",
+                                     "FANN float32", "20.0 µs/sample", "fastnet 5.00× faster",
+                                     "50 % L2")]
+    del figures[digits_fann.peer]
+    assert target_rows(figures) == []
+
+
+def test_report_records_throughput_against_its_bound():
+    report = Report(FixedRoofline())
+    report.throughput("m", "fastnet", 4.0, Work.training(DIGITS, "float64"), 1, key=("k",))
+    row = report.rows[0]
+    assert row.result == "4.00 µs/sample"
+    assert row.gflops == significant(6 * 7400 / 4e3)
+    assert row.gbps == significant(3 * 7400 * 8 / 4e3)
+    assert row.bound == "25 % FMA"
+    assert report.figures[("k",)] == Figure(4.0, "µs/sample", 0.25, "FMA")
+
+
+def test_fann_data_file_layout(tmp_path):
+    X = np.array([[0.5, 1.0], [0.25, 0.0]])
+    path = FannDriver(str(tmp_path), "unused")._write_data("train.bin", X, np.array([3, 0]))
+    raw = open(path, "rb").read()
+    assert np.frombuffer(raw[:12], dtype=np.int32).tolist() == [2, 2, 10]
+    rows = np.frombuffer(raw[12:], dtype=np.float32).reshape(2, 12)
+    np.testing.assert_array_equal(rows[:, :2], X)
+    np.testing.assert_array_equal(rows[:, 2:], np.eye(10)[[3, 0]])
+
+
+@pytest.mark.skipif(c_compiler() is None, reason="no C compiler")
+def test_roofline_probe_prints_positive_figures(tmp_path):
+    executable = str(tmp_path / "roofline")
+    assert compile_program("roofline.c", executable) is None
+    float64, float32 = map(float, run_program([executable, "fma", "1"]).split())
+    assert float64 > 0 and float32 > 0
+    assert float(run_program([executable, "stream", "100000", "1"])) > 0
+    assert run_program([executable, "nonsense"]) is None
+
+
+def test_median_call_seconds_calls_each_index_once_after_the_warm_up():
+    calls = []
+    seconds = median_call_seconds(calls.append, 7, warm_up=3)
+    assert calls == [0, 1, 2, 0, 1, 2, 3, 4, 5, 6]
+    assert seconds >= 0
+
+
+def test_repeat_rows_cycles_through_the_rows():
+    X = np.arange(6.0).reshape(3, 2)
+    rows = repeat_rows(X, 7)
+    assert rows.flags.c_contiguous
+    np.testing.assert_array_equal(rows, X[[0, 1, 2, 0, 1, 2, 0]])
+
+
+def test_one_row_call_passes_one_row_and_its_label():
+    class Recorder:
+        def __init__(self):
+            self.seen = []
+
+        def partial_fit(self, X, y):
+            self.seen.append((X.tolist(), y.tolist()))
+
+    model = Recorder()
+    call = one_row_call(model, "partial_fit", np.array([[1.0], [2.0]]), np.array([5, 6]))
+    call(0)
+    call(3)
+    assert model.seen == [([[1.0]], [5]), ([[2.0]], [6])]
+
+
+def test_sections_report_rows_and_target_figures():
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:60] / 16.0, y[:60]
+    report = Report(FixedRoofline())
+    minibatch_section(report, SGD_BATCH, "sgd-batch", "digits", X, y, DIGITS, TINY, [1])
+    latency_section(report, (X, None, y, None), TINY)
+    assert [row.tool for row in report.rows[:2]] == ["fastnet", "scikit-learn"]
+    assert (SGD_BATCH, "digits", "fastnet") in report.figures
+    assert report.figures[(LATENCY, "partial_fit", "scikit-learn")].unit == "µs/call"
+    assert len(report.rows) == 2 + 6
+
+
+def test_command_line_defaults():
+    args = parse_args([])
+    assert (args.quick, args.markdown, args.threads, args.no_torch, args.no_fann) == (
+        False, False, [1, 2], False, False)
+    assert parse_args(["--quick", "--threads", "4", "--no-fann"]).threads == [4]
