@@ -880,3 +880,35 @@ def test_loss_code_computes_its_loss(build, name, code):
                                              name.lower(), np.log(a / (1 - a)), t),
                                rtol=1e-12)
 
+
+
+# ---------------------------------------------------------------------------
+# 9. CSR rows that list a column twice.
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind, batch_size, alpha", [
+    ("sgd", 1, 0.0), ("sgd", 1, 0.1), ("momentum", 1, 0.0), ("adam", 1, 0.0),
+    ("adam", 2, 0.0)], ids=["sgd1", "sgd1_l2", "momentum1", "adam1", "adam2"])
+def test_csr_duplicate_entries_are_summed(build, kind, batch_size, alpha):
+    """A CSR row may list a column more than once (scipy allows it until
+    sum_duplicates); like scipy, every kernel path reads the sum: training,
+    the gradient and forward equal those of the dense matrix."""
+    rng = np.random.default_rng(8)
+    data, indices, indptr = rng.uniform(-1, 1, 6), [0, 2, 0, 1, 1, 3], [0, 3, 6]
+    dense = sp.csr_matrix((data, indices, indptr), shape=(2, 4)).toarray()
+    Y = rng.standard_normal((2, 2))
+    coefs, intercepts = random_weights(rng, [4, 3, 2])
+    plan = make_plan(build, [4, 3, 2], ["tanh", "identity"], "squared_error", alpha=alpha)
+    results = []
+    for samples in (build.Samples.dense(dense, Y),
+                    build.Samples.csr(data, np.array(indices, np.intp),
+                                      np.array(indptr, np.intp), 4, Y)):
+        params, out, grad = pack(build, coefs, intercepts), np.empty((2, 2)), np.empty(23)
+        plan.forward(params, samples, out)
+        plan.loss_and_gradient(params, grad, samples)
+        plan.train_epoch(params, *moments(kind, params), samples,
+                         np.arange(2, dtype=np.intp), batch_size,
+                         optimizer_step(build, kind, 0.1))
+        results.append((out, grad, params))
+    for got, want in zip(results[1], results[0]):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
