@@ -607,7 +607,7 @@ def test_training_flushes_subnormal_state_on_every_thread(build, n_threads):
 def _train(build, hidden, kind, batch_size):
     """One epoch (or a gradient) of a 40-hidden-1 relu network on 2 threads."""
     rng = np.random.default_rng(7)
-    X = rng.uniform(-1, 1, (200, 40))
+    X = rng.uniform(-1, 1, (16, 40))
     Y = (X[:, 0] - X[:, 1])[:, None]
     coefs, intercepts = random_weights(rng, [40, hidden, 1])
     plan = make_plan(build, [40, hidden, 1], ["relu", "identity"], "squared_error",
@@ -619,12 +619,12 @@ def _train(build, hidden, kind, batch_size):
         return
     with threadpool_limits(limits=1, user_api="blas"):
         plan.train_epoch(params, *moments(kind, params), samples,
-                         np.arange(200, dtype=np.intp), batch_size,
+                         np.arange(16, dtype=np.intp), batch_size,
                          optimizer_step(build, kind, 0.001))
 
 
 FTZ_CASES = {"momentum_2_chunks": (64, "momentum", 1), "one_chunk": (16, "momentum", 1),
-             "adam_minibatch": (64, "adam", 16), "loss_and_gradient": (64, "gradient", 0)}
+             "adam_minibatch": (64, "adam", 8), "loss_and_gradient": (64, "gradient", 0)}
 
 
 @x86
