@@ -19,83 +19,14 @@ from sklearn.model_selection import train_test_split
 import fastnet
 import fastnet.network
 from fastnet import ELU, Logistic, Network
+from reference import (FD_STEP, HIDDEN_SIZES, NumpyOptimizer, act_params,
+                       assert_params_close, gradient_cases, gradient_data, np_forward,
+                       np_loss, numpy_epoch, random_weights, step_cases)
 
 
 # ---------------------------------------------------------------------------
-# Helpers: a numpy reference network, independent of fastnet's kernels.
+# Helpers around the numpy reference network (tests/reference.py).
 # ---------------------------------------------------------------------------
-
-def _act_params(spec):
-    """(name, L, k, x0, alpha) of an activation spec, read without fastnet."""
-    if isinstance(spec, Logistic):
-        return "logistic", spec.L, spec.k, spec.x0, None
-    if isinstance(spec, ELU):
-        return "elu", None, None, None, spec.alpha
-    if spec == "logistic":
-        return "logistic", 1.0, 1.0, 0.0, None
-    if spec == "elu":
-        return "elu", None, None, None, 1.0
-    return spec, None, None, None, None
-
-
-def np_activate(spec, z):
-    """sigma(z) for a (n_samples, n_units) block of pre-activations."""
-    name, L, k, x0, alpha = _act_params(spec)
-    if name == "identity":
-        return z.copy()
-    if name == "logistic":
-        return L / (1.0 + np.exp(k * (x0 - z)))                       # (1.7)
-    if name == "tanh":
-        return np.tanh(z)
-    if name == "relu":
-        return np.maximum(z, 0.0)                                     # table 1.1
-    if name == "elu":
-        return np.where(z > 0, z, alpha * np.expm1(np.minimum(z, 0)))  # table 1.1
-    if name == "softmax":
-        e = np.exp(z - z.max(axis=1, keepdims=True))                  # (2.1)
-        return e / e.sum(axis=1, keepdims=True)
-    if name == "exp":
-        return np.exp(z)
-    if name == "step":
-        return (z > 0).astype(float)                                  # seed 001 eq. (2)
-    raise AssertionError(name)
-
-
-def np_forward(coefs, intercepts, acts, X):
-    """Reference forward pass (1.3, 1.4): returns ([z^1..z^L], [a^1..a^L])."""
-    zs, outs = [], []
-    a = np.asarray(X, dtype=np.float64)
-    for W, b, act in zip(coefs, intercepts, acts):
-        z = a @ np.asarray(W, np.float64) + np.asarray(b, np.float64)
-        a = np_activate(act, z)
-        zs.append(z)
-        outs.append(a)
-    return zs, outs
-
-
-def np_sample_loss(loss, a, t, eps=np.finfo(np.float64).eps):
-    """Per-sample loss of each row (same clipping as scikit-learn)."""
-    if loss == "squared_error":
-        return 0.5 * ((a - t) ** 2).sum(axis=1)                       # (1.11) with 1/2
-    if loss == "cross_entropy":
-        return -(t * np.log(np.clip(a, eps, 1 - eps))).sum(axis=1)     # (2.18)
-    if loss == "binary_cross_entropy":
-        p = np.clip(a, eps, 1 - eps)
-        return -(t * np.log(p) + (1 - t) * np.log(1 - p)).sum(axis=1)  # (2.23)
-    if loss == "poisson":
-        tlog = np.where(t > 0, t * np.log(np.where(t > 0, t, 1) / a), 0.0)
-        return (tlog - t + a).sum(axis=1)
-    raise AssertionError(loss)
-
-
-def np_loss(coefs, intercepts, acts, loss, X, Y, sw=None, alpha=0.0):
-    """scikit-learn's _backprop loss: weighted mean of c_s + alpha/2 ||W||^2 / sum w."""
-    a = np_forward(coefs, intercepts, acts, X)[1][-1]
-    c = np_sample_loss(loss, a, Y)
-    w = np.ones(len(c)) if sw is None else np.asarray(sw, np.float64)
-    reg = 0.5 * alpha * sum((np.asarray(W, np.float64) ** 2).sum() for W in coefs)
-    return (w @ c + reg) / w.sum()
-
 
 def fit_layout(X, Y, **params):
     """A Network fitted for one epoch: its layout exists, its weights are ours."""
@@ -112,17 +43,6 @@ def fit_quiet(net, *args, method="fit", **kwargs):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         return getattr(net, method)(*args, **kwargs)
-
-
-def random_weights(rng, units, scale=0.8, dtype=np.float64):
-    coefs = [(rng.standard_normal((i, o)) * scale / np.sqrt(i)).astype(dtype)
-             for i, o in zip(units[:-1], units[1:])]
-    intercepts = [(rng.standard_normal(o) * 0.3).astype(dtype) for o in units[1:]]
-    return coefs, intercepts
-
-
-def has_kink(spec):
-    return _act_params(spec)[0] in ("relu", "elu")
 
 
 def set_weights(net, coefs, intercepts):
@@ -158,99 +78,20 @@ def finite_difference(net, X, Y, sw, h):
     return grads
 
 
-def make_targets(rng, loss, output, n, n_out):
-    """Random targets valid for the loss."""
-    if loss == "squared_error":
-        return rng.standard_normal((n, n_out))
-    if loss == "cross_entropy":
-        # probability rows: CE's softmax shortcut (2.21) needs sum_k t_k = 1 (2.20)
-        if n_out == 1:
-            return np.ones((n, 1))
-        return rng.dirichlet(np.ones(n_out), size=n)
-    if loss == "binary_cross_entropy":
-        return rng.integers(0, 2, (n, n_out)).astype(float)
-    if loss == "poisson":
-        t = rng.uniform(0.1, 3.0, (n, n_out))
-        t[0, 0] = 0.0  # t log t with t = 0
-        return t
-    raise AssertionError(loss)
-
-
 # ---------------------------------------------------------------------------
 # 1. Gradient checks: every hidden x output activation x loss.
 # ---------------------------------------------------------------------------
 
-HIDDEN = ["identity", "logistic", "tanh", "relu", "elu", "softmax",
-          Logistic(L=2, k=0.5, x0=0.3), ELU(alpha=0.5)]
-OUTPUTS = ["identity", "logistic", "tanh", "relu", "elu", "softmax", "exp",
-           Logistic(L=1.5, k=2, x0=-0.2)]
-# Losses only where they are defined on the output's range.  cross_entropy and
-# binary_cross_entropy take log a (and log(1 - a)): they need outputs in (0, 1),
-# i.e. the standard logistic and softmax.  Elsewhere the loss clips a to
-# [eps, 1 - eps], so it is flat in the weights while its derivative (2.19) is
-# not -- a finite-difference check there would test the clipping, not the
-# gradient.  Poisson needs a > 0: exp, softmax and both logistics.
-OUTPUT_LOSS = (
-    [(o, "squared_error") for o in OUTPUTS]
-    + [("logistic", "cross_entropy"), ("softmax", "cross_entropy"),
-       ("logistic", "binary_cross_entropy"), ("softmax", "binary_cross_entropy"),
-       ("exp", "poisson"), ("softmax", "poisson"), ("logistic", "poisson"),
-       (Logistic(L=1.5, k=2, x0=-0.2), "poisson")]
-)
-# name: (n_samples, n_outputs, sample weights?, alpha).  "single" is the
-# per-sample gradient of one sample (1.29); "batch" the weighted mean with L2.
-VARIANTS = {"single": (1, 3, False, 0.0), "batch": (6, 3, True, 0.3),
-            "one_output": (4, 1, False, 0.1)}
-N_FEATURES, HIDDEN_SIZES = 4, (5, 3)
-FD_STEP = 1e-6
-
-
-def _name(spec):
-    if isinstance(spec, Logistic):
-        return f"Logistic({spec.L},{spec.k},{spec.x0})"
-    if isinstance(spec, ELU):
-        return f"ELU({spec.alpha})"
-    return spec
-
-
-def _grad_cases():
-    for hidden in HIDDEN:
-        for out, loss in OUTPUT_LOSS:
-            for variant, (n, n_out, _, _) in VARIANTS.items():
-                # softmax over one output is the constant 1: nothing to check
-                if n_out == 1 and out == "softmax":
-                    continue
-                yield pytest.param(hidden, out, loss, variant,
-                                   id=f"{_name(hidden)}-{_name(out)}-{loss}-{variant}")
-
-
 def gradient_problem(hidden, out, loss, variant, seed=0):
-    """Data, targets, weights and Network settings for one gradient check.
-
-    Weights are redrawn until no relu/elu pre-activation lies within 1e-3 of
-    its kink at 0 (so +-h never crosses it) and every sample has an active
-    unit in each relu/elu layer (so some gradient flows)."""
-    n, n_out, weighted, alpha = VARIANTS[variant]
-    units = [N_FEATURES, *HIDDEN_SIZES, n_out]
-    acts = [hidden, hidden, out]
-    for attempt in range(200):
-        rng = np.random.default_rng([seed, attempt])
-        X = rng.uniform(-1, 1, (n, N_FEATURES))
-        Y = make_targets(rng, loss, out, n, n_out)
-        sw = rng.uniform(0.5, 2.0, n) if weighted else None
-        coefs, intercepts = random_weights(rng, units, scale=1.5)
-        zs = np_forward(coefs, intercepts, acts, X)[0]
-        if all(np.abs(z).min() > 1e-3 and (z > 0).any(axis=1).all()
-               for z, a in zip(zs, acts) if has_kink(a)):
-            break
-    else:
-        raise AssertionError("no kink-free weights found")
+    """Data, targets, weights (tests/reference.py) and Network settings for
+    one gradient check."""
+    X, Y, sw, coefs, intercepts, alpha = gradient_data(hidden, out, loss, variant, seed)
     params = dict(hidden_layer_sizes=HIDDEN_SIZES, activation=hidden,
                   output_activation=out, loss=loss, alpha=alpha)
     return X, Y, sw, coefs, intercepts, params
 
 
-@pytest.mark.parametrize("hidden, out, loss, variant", list(_grad_cases()))
+@pytest.mark.parametrize("hidden, out, loss, variant", list(gradient_cases()))
 def test_gradient_float64_finite_differences(hidden, out, loss, variant):
     """Kernel gradient (1.29 with 2.12 / 2.16 / 2.21 / 2.28) == central finite
     differences of the kernel's own loss, and that loss == numpy's."""
@@ -271,7 +112,7 @@ def test_gradient_float64_finite_differences(hidden, out, loss, variant):
     assert any(np.abs(g).max() > 1e-3 for g in cg)  # a gradient worth checking
 
 
-@pytest.mark.parametrize("hidden, out, loss, variant", list(_grad_cases()))
+@pytest.mark.parametrize("hidden, out, loss, variant", list(gradient_cases()))
 def test_gradient_float32_against_float64_differences(hidden, out, loss, variant):
     """float32 kernel gradient == float64 finite differences at the same
     (float32-representable) weights and data, to float32 accuracy."""
@@ -302,47 +143,22 @@ def test_gradient_float32_against_float64_differences(hidden, out, loss, variant
 
 def reference_epoch(oracle, start, X, Y, sw, batch_size, eta, kind="sgd", mu=0.9,
                     nesterov=False, alpha=0.0, b1=0.9, b2=0.999, eps=1e-8):
-    """One epoch in visiting order 0..n-1, each step computed here from the
-    gradient that ``_loss_and_gradient`` (checked above) gives on the batch:
-    SGD (1.31, 1.32), scikit-learn's momentum / Nesterov, or Adam."""
-    params = [p.copy() for p in start]
-    n_layers = len(params) // 2
-    vel = [np.zeros_like(p) for p in params]
-    m = [np.zeros_like(p) for p in params]
-    v = [np.zeros_like(p) for p in params]
-    for step, lo in enumerate(range(0, len(X), batch_size), start=1):
-        rows = slice(lo, lo + batch_size)
+    """One epoch in visiting order 0..n-1, each step computed in numpy
+    (tests/reference.py) from the gradient that ``_loss_and_gradient``
+    (checked above) gives on the batch: SGD (1.31, 1.32), scikit-learn's
+    momentum / Nesterov, or Adam."""
+    n_layers = len(start) // 2
+
+    def loss_and_gradient(params, X, Y, sw):
         set_weights(oracle, params[:n_layers], params[n_layers:])
-        _, cg, ig = oracle._loss_and_gradient(X[rows], Y[rows],
-                                              None if sw is None else sw[rows])
-        for k, g in enumerate(cg + ig):
-            if kind == "sgd":
-                params[k] = params[k] - eta * g
-            elif kind == "momentum":
-                vel[k] = mu * vel[k] - eta * g
-                params[k] = params[k] + (mu * vel[k] - eta * g if nesterov else vel[k])
-            else:  # adam
-                m[k] = b1 * m[k] + (1 - b1) * g
-                v[k] = b2 * v[k] + (1 - b2) * g * g
-                lr = eta * np.sqrt(1 - b2 ** step) / (1 - b1 ** step)
-                params[k] = params[k] - lr * m[k] / (np.sqrt(v[k]) + eps)
-    return params
+        loss, cg, ig = oracle._loss_and_gradient(X, Y, sw)
+        return loss, cg + ig
+
+    optimizer = NumpyOptimizer(kind, eta, start, mu, nesterov, b1, b2, eps)
+    return numpy_epoch(loss_and_gradient, start, X, Y, sw, batch_size, optimizer)[0]
 
 
-def assert_params_close(got, want, rtol=1e-10, atol=1e-13):
-    for g, w in zip(got, want):
-        np.testing.assert_allclose(g, w, rtol=rtol, atol=atol)
-
-
-def _step_cases():
-    for hidden in HIDDEN:
-        for out, loss in OUTPUT_LOSS:
-            for reg in (False, True):
-                yield pytest.param(hidden, out, loss, reg,
-                                   id=f"{_name(hidden)}-{_name(out)}-{loss}-{'l2' if reg else 'plain'}")
-
-
-@pytest.mark.parametrize("hidden, out, loss, reg", list(_step_cases()))
+@pytest.mark.parametrize("hidden, out, loss, reg", list(step_cases()))
 def test_per_sample_step_is_minus_eta_gradient(hidden, out, loss, reg):
     """One per-sample SGD step (1.31, 1.32) on one sample moves every weight by
     exactly -eta * (the finite-difference-checked gradient); with L2 and a
@@ -589,7 +405,7 @@ def test_init_auto_follows_the_activation_each_layer_feeds(init_only, hidden, ou
     net = Network(hidden_layer_sizes=(8, 6, 5), activation=hidden, output_activation=out,
                   init="auto", random_state=7).fit(X, Y)
     units = [9, 8, 6, 5, 2]
-    names = [_act_params(a)[0] for a in hidden + [out]]
+    names = [act_params(a)[0] for a in hidden + [out]]
     bounds = [AUTO_RULE[n](i, o) for n, i, o in zip(names, units[:-1], units[1:])]
     for got, want in zip(net.coefs_, expected_init(units, bounds, 7)):
         np.testing.assert_array_equal(got, want)

@@ -36,11 +36,12 @@ cdef double _forward_loss_delta(const Layout* net, const floating* params,
 
 
 cdef void _spread(const InputRow* x, floating* dense, bint clear) noexcept nogil:
-    # a sparse row's non-zeros into (or, clearing, out of) a zeroed dense row
+    # a sparse row's non-zeros into (or, clearing, out of) a zeroed dense row;
+    # a column listed twice gets the sum, as everywhere else (and in scipy)
     cdef intp k
     cdef const floating* val = <const floating*> x.values
     for k in range(x.nnz):
-        dense[x.indices[k]] = 0 if clear else val[k]
+        dense[x.indices[k]] = 0 if clear else dense[x.indices[k]] + val[k]
 
 
 cdef double _backward_update(const Layout* net, const OptimizerStep* step,
