@@ -48,7 +48,7 @@ def np_activate(spec, z):
     if name == "exp":
         return np.exp(z)
     if name == "step":
-        return (z > 0).astype(float)                                  # seed 001 eq. (2)
+        return (z > 0).astype(float)                                  # (P.2)
     raise AssertionError(name)
 
 
@@ -240,7 +240,7 @@ def gradient_data(hidden, out, loss, variant, seed=0, zero_fraction=0.0):
 
 class NumpyOptimizer:
     """SGD (1.31, 1.32), scikit-learn's momentum / Nesterov, or Adam
-    (2.30-2.34) on a list of parameter arrays; ``t`` counts Adam's steps."""
+    (T.6-T.8) on a list of parameter arrays; ``t`` counts Adam's steps."""
 
     def __init__(self, kind, eta, like, mu=0.9, nesterov=False, b1=0.9, b2=0.999,
                  eps=1e-8, t=0):
@@ -268,7 +268,7 @@ class NumpyOptimizer:
         return out
 
     def adam_rate(self):
-        """Adam's bias-corrected rate of step t  (2.34)."""
+        """Adam's bias-corrected rate of step t  (T.8)."""
         return self.eta * np.sqrt(1 - self.b2 ** self.t) / (1 - self.b1 ** self.t)
 
 

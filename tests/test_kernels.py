@@ -313,7 +313,7 @@ def resume_state(ref, rng):
                          ids=["tanh-softmax-ce", "relu-identity-se", "logistic2-logistic-bce"])
 def test_optimizer_steps_follow_the_gradient(build, hidden, out, loss, case, reg, sparse):
     """Minibatch mean gradient, momentum (v = mu v - eta g), Nesterov and Adam
-    (with its step count t and bias-corrected rate, 2.34) over four samples
+    (with its step count t and bias-corrected rate, T.8) over four samples
     equal the same steps taken in numpy from loss_and_gradient; the moments
     end equal, the step count is returned, and loss_sum is scikit-learn's
     sum of batch_loss * batch_length with the weights before each step."""
@@ -359,7 +359,7 @@ def test_optimizer_steps_follow_the_gradient(build, hidden, out, loss, case, reg
 def test_adam_first_step_from_zero_moments(build, t):
     """Adam's step after t earlier ones, from zero moments, in closed form:
     m = (1 - b1) g, v = (1 - b2) g^2 and the rate eta sqrt(1 - b2^(t+1)) /
-    (1 - b1^(t+1)) (2.34) move w by -rate (1 - b1) g / (sqrt(1 - b2) |g| + eps);
+    (1 - b1^(t+1)) (T.8) move w by -rate (1 - b1) g / (sqrt(1 - b2) |g| + eps);
     train_epoch returns 1 step."""
     X, Y, sw, coefs, intercepts, alpha = gradient_problem("tanh", "softmax",
                                                           "cross_entropy", "batch")
@@ -789,8 +789,6 @@ def test_bad_arguments_raise(build, case):
         BAD_CALLS[case](call)
 
 
-@pytest.mark.xfail(strict=True, reason="Plan does not check activation and loss codes: "
-                   "an unknown one runs as identity / as Poisson")
 @pytest.mark.parametrize("field, value", [("activations", [2, 42]), ("activations", [-1, 0]),
                                           ("loss", 9)])
 def test_unknown_codes_raise(build, field, value):
@@ -815,10 +813,9 @@ except ValueError:
 """
 
 
-@pytest.mark.xfail(strict=True, reason="train_epoch does not check the optimizer kind: an "
-                   "unknown one takes Adam's update without the second moment (NULL)")
 def test_unknown_optimizer_kind_raises(build, fastnet_env):
-    """Run in a subprocess: today the call dies of a segmentation fault."""
+    """Run in a subprocess: an unchecked kind would take Adam's update without
+    a second moment (a NULL buffer) and kill the process."""
     proc = subprocess.run([sys.executable, "-c", UNKNOWN_KIND.format(name=build_name(build))],
                           capture_output=True, text=True, timeout=60, env=fastnet_env,
                           cwd=Path(__file__).parent)

@@ -162,7 +162,7 @@ def reference_epoch(oracle, start, X, Y, sw, batch_size, eta, kind="sgd", mu=0.9
 def test_per_sample_step_is_minus_eta_gradient(hidden, out, loss, reg):
     """One per-sample SGD step (1.31, 1.32) on one sample moves every weight by
     exactly -eta * (the finite-difference-checked gradient); with L2 and a
-    sample weight, seed 001 eq. (21)."""
+    sample weight, (T.3)."""
     X, Y, _, coefs, intercepts, params = gradient_problem(hidden, out, loss, "single")
     sw = np.array([1.7]) if reg else None
     params["alpha"] = 0.2 if reg else 0.0
@@ -297,10 +297,10 @@ ALL_BINARY_3 = np.array([[x1, x2, x3] for x1 in (0, 1) for x2 in (0, 1) for x3 i
 
 
 def test_football_perceptron_seed_001():
-    """Seed 001 eq. (1)-(2): w = (3, 1, 5), threshold 3 (b = -3).  Output 1
+    """The perceptron (P.1)-(P.2): w = (3, 1, 5), threshold 3 (b = -3).  Output 1
     exactly for the five listed cases; (1, 0, 0) sits on the threshold
     (3 > 3 is false) and gives 0."""
-    go = {(1, 1, 1), (1, 1, 0), (0, 1, 1), (1, 0, 1), (0, 0, 1)}  # seed 001's list
+    go = {(1, 1, 1), (1, 1, 0), (0, 1, 1), (1, 0, 1), (0, 0, 1)}  # the football example of section "The perceptron"
     y = np.array([float(tuple(int(v) for v in x) in go) for x in ALL_BINARY_3])
     net = fit_layout(ALL_BINARY_3, y, hidden_layer_sizes=(), output_activation="step")
     net.coefs_ = [np.array([[3.0], [1.0], [5.0]])]

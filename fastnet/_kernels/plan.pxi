@@ -61,6 +61,9 @@ cdef class Plan:
             raise TypeError(f"dtype must be float32 or float64, not {self.dtype}")
         if n_threads < 1:
             raise ValueError(f"n_threads must be >= 1, got {n_threads}")
+        if parallel_min_weights < 0:
+            raise ValueError(f"parallel_min_weights must be >= 0, got {parallel_min_weights}")
+        _check_codes(np.asarray([loss]), Loss, "loss")
         self.itemsize = self.dtype.itemsize
         self._set_layout(layer_units, activations, activation_params)
         self.net.loss = loss
@@ -73,15 +76,22 @@ cdef class Plan:
 
     def _set_layout(self, layer_units, activations, activation_params):
         cdef intp l
-        sizes = np.ascontiguousarray(layer_units, dtype=np.intp)
-        codes = np.ascontiguousarray(activations, dtype=np.intc)
+        sizes = np.asarray(layer_units)
+        codes = np.asarray(activations)
         prm = np.ascontiguousarray(activation_params, dtype=np.float64)
-        n_layers = sizes.shape[0] - 1
-        if n_layers < 1 or np.any(sizes < 1) or codes.shape != (n_layers,) \
-                or prm.shape != (n_layers, 3):
-            raise ValueError("a plan needs units per layer (at least 2 layers, each "
-                             "at least 1 unit), and an activation code and 3 "
-                             "parameters per weight layer")
+        n_layers = sizes.shape[0] - 1 if sizes.ndim == 1 else 0
+        if n_layers < 1 or sizes.dtype.kind not in "iu" or np.any(sizes < 1) \
+                or codes.shape != (n_layers,) or prm.shape != (n_layers, 3):
+            raise ValueError("a plan needs integer units per layer (at least 2 "
+                             "layers, each at least 1 unit), and an activation code "
+                             "and 3 parameters per weight layer")
+        _check_codes(codes, Activation, "activation")
+        logistic = codes == LOGISTIC
+        if not np.all(np.isfinite(prm)) or np.any(prm[logistic, 0] == 0):
+            raise ValueError("activation parameters must be finite, and a logistic's "
+                             "L non-zero")
+        sizes = np.ascontiguousarray(sizes, dtype=np.intp)
+        codes = np.ascontiguousarray(codes, dtype=np.intc)
         w_off, b_off, a_off, self.n_params, self.net.n_units = layer_offsets(sizes)
         self._owners = (sizes, codes, prm, w_off, b_off, a_off)
         self.net.n_layers = n_layers
@@ -190,6 +200,7 @@ cdef class Plan:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         _check_order(order, samples.n_samples)
+        _check_codes(np.asarray([optimizer.kind]), Optimizer, "optimizer kind")
         if optimizer.kind != SGD:
             M = self._state(first_moment, "first_moment")
         if optimizer.kind == ADAM:
@@ -301,9 +312,11 @@ cdef class Plan:
         batch.rows = 0
         if not samples.is_sparse:
             batch = self._batch_scratch(min(n, GRADIENT_CHUNK_ROWS))
+        sw_sum = _weight_sum(<const floating*> samples.data.weights, &order[0], 0, n)
+        if sw_sum == 0:
+            raise ValueError("the sample weights sum to zero: the mean loss is undefined")
         with nogil:
             fp_mode = _flush_denormals()
-            sw_sum = _weight_sum(<const floating*> samples.data.weights, &order[0], 0, n)
             memset(G, 0, self.n_params * sizeof(floating))
             if samples.data.X != NULL:
                 data_loss = _batch_gradient_blas(&self.net, P, G, &samples.data, &order[0],
@@ -382,3 +395,10 @@ cdef _check_order(const intp[::1] order, intp n_samples):
         if order[k] < 0 or order[k] >= n_samples:
             raise ValueError(f"order[{k}] = {order[k]} names no sample "
                              f"(there are {n_samples})")
+
+
+cdef _check_codes(codes, table, what):
+    known = {int(code) for code in table}
+    unknown = sorted({int(c) for c in codes.ravel()} - known)
+    if unknown:
+        raise ValueError(f"unknown {what} code(s) {unknown}; known: {sorted(known)}")
