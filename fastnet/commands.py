@@ -265,8 +265,7 @@ def _metadata_rows(metadata):
     if "target" in metadata:
         rows.append(("target", f"{metadata['target']!r} ({metadata.get('task', '?')})"))
     if "features" in metadata:
-        rows.append(("features", f"{len(metadata['features'])}: "
-                                 f"{tabular.format_names(metadata['features'], limit=6)}"))
+        rows.append(("features", tabular.format_names(metadata["features"], limit=6)))
     if "data" in metadata:
         rows.append(("trained on", str(metadata["data"])))
     run = metadata.get("training")

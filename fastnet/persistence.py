@@ -164,7 +164,7 @@ def load(path):
     data = _read_bytes(path)
     name = _display_name(path)
     with _open_archive(data, name) as archive:
-        _check_manifest(_read_manifest(archive, name, data), name)
+        _check_manifest(_read_manifest(archive, name), name)
         _audit(_read_json(archive, SCHEMA, name), ValueError, name)
     sio = _skops_io()
     try:
@@ -200,7 +200,7 @@ def read_manifest(path):
     data = _read_bytes(path)
     name = _display_name(path)
     with _open_archive(data, name) as archive:
-        manifest = _read_manifest(archive, name, data)
+        manifest = _read_manifest(archive, name)
     _check_manifest(manifest, name)
     return manifest
 
@@ -244,7 +244,7 @@ def _read_json(archive, member, name):
         raise ValueError(f"{name}: corrupt fastnet model file ({member}: {err})") from None
 
 
-def _read_manifest(archive, name, data):
+def _read_manifest(archive, name):
     manifest = _read_json(archive, MANIFEST, name)
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise ValueError(f"{name} is not a fastnet model file (its {MANIFEST} does not "
