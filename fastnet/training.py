@@ -115,11 +115,12 @@ def summary(model, seconds, converged, rows, scores):
     dict, JSON-serialisable (kept in the model file's metadata).
     """
     est = final_estimator(model)
-    epochs = int(getattr(est, "n_iter_", 0))
-    samples = int(getattr(est, "t_", 0)) or epochs * rows["train"]
+    # t_ counts the training samples the epochs visited; L-BFGS visits the
+    # whole set once per function evaluation and keeps no count
+    samples = est.t_ if est.solver != "lbfgs" else 0
     info = {"metric": metric_name(model), "rows": rows, "scores": scores,
-            "epochs": epochs, "seconds": seconds,
-            "samples_per_second": samples / seconds if seconds > 0 else None,
+            "epochs": int(est.n_iter_), "seconds": seconds,
+            "samples_per_second": samples / seconds if samples and seconds > 0 else None,
             "stopped": _stop_reason(est, converged)}
     val = getattr(est, "validation_scores_", None)
     if val:
