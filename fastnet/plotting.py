@@ -75,4 +75,5 @@ def _plot_validation(ax, epochs, scores, classifier, marker):
                        label=f"weights kept: epoch {epochs[best]} ({scores[best]:.4f})")
     ax.axvline(epochs[best], color="tab:red", linestyle=":", linewidth=1)
     twin.set_ylabel(name, color="tab:orange")
+    twin.margins(y=0.1)  # room for the kept-epoch marker at the best score
     return lines
