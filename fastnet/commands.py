@@ -46,7 +46,6 @@ def digits(epochs, n_jobs):
 # ------------------------------------------------------------------- train
 def train(data, target, task, save_path, plot_path, options):
     """``fastnet train``: read, split, fit with a progress bar, report, save, plot."""
-    from sklearn.model_selection import train_test_split
     from tqdm import tqdm
 
     frame = tabular.read_table(data)
@@ -57,19 +56,11 @@ def train(data, target, task, save_path, plot_path, options):
         task, why = tabular.infer_task(y)
         why = f"inferred: {why}; --task to override"
     names = [name for name in frame.columns if name != target]
-    X = tabular.features(frame, data, names)
-    test_size = options["test_size"]
-    if test_size > 0:
-        X, X_test, y, y_test = train_test_split(
-            X, y, test_size=test_size, random_state=options["seed"],
-            stratify=y if task == "classify" else None)
-    else:
-        X_test = y_test = None
-    model = training.make_model(
-        task, scale=not options["no_scale"],
-        **{key: options[key] for key in ("hidden", "activation", "solver", "batch_size", "lr",
-                                         "epochs", "dtype", "threads", "validation_fraction",
-                                         "seed")})
+    X, X_test, y, y_test = _hold_out(tabular.features(frame, data, names), y, task, options)
+    model = training.make_model(task, scale=not options["no_scale"], **{
+        key: options[key] for key in ("hidden", "activation", "solver", "batch_size", "lr",
+                                      "epochs", "dtype", "threads", "validation_fraction",
+                                      "seed")})
     _print_table([
         ("data", f"{data}: {len(frame)} rows, {len(names)} features, target {target!r}"),
         ("task", f"{task} ({why})"),
@@ -78,7 +69,6 @@ def train(data, target, task, save_path, plot_path, options):
     with tqdm(total=options["epochs"], unit="epoch", desc="training", disable=None,
               leave=False, file=sys.stderr) as bar:
         seconds, converged = training.fit_with_progress(model, X, y, bar)
-    est = training.final_estimator(model)
     rows, scores = _split_scores(model, X, y, X_test, y_test)
     info = training.summary(model, seconds, converged, rows, scores)
     print()
@@ -91,7 +81,18 @@ def train(data, target, task, save_path, plot_path, options):
     if plot_path is not None:
         _plot(model, plot_path)
         print(f"{'plot':12}{plot_path}")
-    return est
+
+
+def _hold_out(X, y, task, options):
+    """(X_train, X_test, y_train, y_test): --test-size of the rows, stratified
+    for classification; no test rows for --test-size 0."""
+    from sklearn.model_selection import train_test_split
+
+    if options["test_size"] == 0:
+        return X, None, y, None
+    return train_test_split(X, y, test_size=options["test_size"],
+                            random_state=options["seed"],
+                            stratify=y if task == "classify" else None)
 
 
 def _describe_setup(model, options):
