@@ -380,6 +380,10 @@ def _write_atomically(path, members):
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(_zip_bytes(members))
+        # mkstemp's file is private (0600); give it the mode open() would
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)

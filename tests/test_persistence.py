@@ -236,6 +236,12 @@ def test_bad_metadata_leaves_an_existing_file_alone(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["model.fastnet"]
 
 
+def test_saved_file_has_the_mode_of_any_new_file(tmp_path):
+    (tmp_path / "plain").write_text("")
+    fastnet.save(fastnet.MLPClassifier(), tmp_path / "model.fastnet")
+    assert (tmp_path / "model.fastnet").stat().st_mode == (tmp_path / "plain").stat().st_mode
+
+
 @pytest.mark.parametrize("model", [
     SkMLPClassifier(),
     make_pipeline(PCA(), fastnet.MLPClassifier()),
