@@ -1,14 +1,19 @@
 """fastnet: dense neural networks trained per sample by typed Cython kernels.
 
 ``Network`` is the general estimator; ``MLPClassifier`` and ``MLPRegressor``
-are drop-in replacements for scikit-learn's; ``to_onnx`` exports a fitted one
-(with the optional extra ``fastnet[onnx]``).
+are drop-in replacements for scikit-learn's.  ``save`` / ``load`` keep models
+in files that loading never unpickles; ``plot_loss_curve`` draws training
+(matplotlib, imported on first use); ``to_onnx`` exports a fitted model (with
+the optional extra ``fastnet[onnx]``).
 """
 from .activations import ELU, Logistic
 from .estimators import MLPClassifier, MLPRegressor
 from .network import Network
+from .persistence import load, save
+from .plotting import plot_loss_curve
 
-__all__ = ["Network", "MLPClassifier", "MLPRegressor", "Logistic", "ELU", "to_onnx"]
+__all__ = ["Network", "MLPClassifier", "MLPRegressor", "Logistic", "ELU", "save", "load",
+           "plot_loss_curve", "to_onnx"]
 __version__ = "0.1.0"
 
 

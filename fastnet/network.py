@@ -197,11 +197,21 @@ class BaseNetwork(StochasticSolver, LbfgsSolver, BaseEstimator):
         return self._plan
 
     def __getstate__(self):
-        # the plan holds C buffers; it is rebuilt on first use
+        # The plan holds C buffers and is rebuilt on first use; the layout is
+        # kept as its units, from which the kernels derive the offsets again.
         state = dict(super().__getstate__())
         state.pop("_plan", None)
         state.pop("_plan_settings", None)
+        if "_layout" in state:
+            state["_layer_units"] = state.pop("_layout").units
         return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        units = state.pop("_layer_units", None)
+        super().__setstate__(state)
+        if units is not None:
+            self._layout = Layout(units)
 
     # ---------------------------------------------------------------- fit
     def _fit(self, X, y, sample_weight=None, incremental=False):
