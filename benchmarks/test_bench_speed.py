@@ -20,8 +20,8 @@ from fastnet.bench.settings import CLASSES, DIGITS_HIDDEN, MNIST_HIDDEN
 from fastnet.bench.timing import quiet
 
 MNIST_SAMPLES = 1000
-SKLEARN_DIGITS_SAMPLES = 300   # per-sample SGD: ~0.2-0.5 ms per sample
-SKLEARN_MNIST_SAMPLES = 100    # per-sample SGD: ~4 ms per sample
+SKLEARN_DIGITS_SAMPLES = 300
+SKLEARN_MNIST_SAMPLES = 100
 
 
 @pytest.fixture(scope="module")
@@ -55,14 +55,6 @@ def test_per_sample_sgd_digits_fastnet(epoch_benchmark, digits):
                 rounds=20)
 
 
-@pytest.mark.benchmark(group="per-sample SGD, digits 64-100-10")
-def test_per_sample_sgd_digits_sklearn(epoch_benchmark, digits):
-    X, y = digits
-    n = SKLEARN_DIGITS_SAMPLES
-    time_epochs(epoch_benchmark, f"scikit-learn float64 ({n} samples)", sklearn_mlp,
-                X[:n], y[:n], DIGITS_HIDDEN, "sgd", rounds=3)
-
-
 @pytest.mark.benchmark(group="per-sample SGD, MNIST-sized 784-256-128-10")
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("n_jobs", [1, 2])
@@ -72,12 +64,21 @@ def test_per_sample_sgd_mnist_fastnet(epoch_benchmark, mnist, dtype, n_jobs):
                 MNIST_HIDDEN, "sgd", rounds=5, dtype=dtype, n_jobs=n_jobs)
 
 
-@pytest.mark.benchmark(group="per-sample SGD, MNIST-sized 784-256-128-10")
-def test_per_sample_sgd_mnist_sklearn(epoch_benchmark, mnist):
-    X, y = mnist
-    n = SKLEARN_MNIST_SAMPLES
+# scikit-learn's per-sample SGD takes ~0.2-0.5 ms per digits sample and ~4 ms
+# per MNIST-sized one: it trains on a subset
+SKLEARN_PER_SAMPLE = {
+    "digits": ("per-sample SGD, digits 64-100-10", DIGITS_HIDDEN, SKLEARN_DIGITS_SAMPLES),
+    "mnist": ("per-sample SGD, MNIST-sized 784-256-128-10", MNIST_HIDDEN, SKLEARN_MNIST_SAMPLES),
+}
+
+
+@pytest.mark.parametrize("data", list(SKLEARN_PER_SAMPLE))
+def test_per_sample_sgd_sklearn(epoch_benchmark, request, data):
+    group, hidden, n = SKLEARN_PER_SAMPLE[data]
+    request.getfixturevalue("benchmark").group = group
+    X, y = request.getfixturevalue(data)
     time_epochs(epoch_benchmark, f"scikit-learn float64 ({n} samples)", sklearn_mlp,
-                X[:n], y[:n], MNIST_HIDDEN, "sgd", rounds=3)
+                X[:n], y[:n], hidden, "sgd", rounds=3)
 
 
 @pytest.mark.benchmark(group="Adam batch 200, digits 64-100-10")

@@ -190,7 +190,7 @@ def _classifier_outputs(g, est, z, out, out_act):
     int64 = g.onnx.TensorProto.INT64
     if out_act == "softmax":  # multiclass: the first most probable class
         index = g.op("ArgMax", out, axis=1, keepdims=0)
-        proba = g.op("Identity", out, output="probabilities")
+        g.op("Identity", out, output="probabilities")
         width = n_outputs
     elif n_outputs == 1:  # binary: p = P(classes_[1]), predicted when p > 0.5
         index = g.op("Cast", g.op("Greater", out, g.const("half", 0.5)), to=int64)
@@ -198,7 +198,7 @@ def _classifier_outputs(g, est, z, out, out_act):
         # 1 - p as sigmoid(-z): float32's 1 - p would lose the digits of a
         # small 1 - p that predict_proba's float64 keeps
         q = _activation(g, g.op("Neg", z), "logistic", (1.0, 1.0, 0.0))
-        proba = g.op("Concat", q, out, axis=1, output="probabilities")
+        g.op("Concat", q, out, axis=1, output="probabilities")
         width = 2
     else:  # multilabel: one 0/1 int64 label per output, as predict gives
         g.op("Cast", g.op("Greater", out, g.const("half", 0.5)), to=int64, output="label")

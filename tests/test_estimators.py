@@ -6,11 +6,9 @@ random stream, trajectories, attributes, warnings and errors.  The reference
 for every number here is ``sklearn.neural_network`` fitted with the same
 parameters on the same data.
 """
-import pickle
 import re
 import warnings
 
-import joblib
 import numpy as np
 import pandas as pd
 import pytest
@@ -472,27 +470,6 @@ def test_grid_search_two_jobs():
                     results[sknn].cv_results_["mean_test_score"], rtol=1e-9)
     assert isinstance(results[fastnet].best_estimator_, fastnet.MLPClassifier)
 
-
-@QUIET
-@pytest.mark.parametrize("target", ["multiclass", "multioutput"])
-@pytest.mark.parametrize("dump", ["pickle", "joblib"])
-def test_pickle_round_trip_then_partial_fit(target, dump, tmp_path):
-    _, fn_cls, y = TARGETS[target]
-    est = fn_cls(**SMALL, solver="sgd", momentum=0.9)
-    est.fit(X, y)
-    if dump == "pickle":
-        restored = pickle.loads(pickle.dumps(est))
-    else:
-        joblib.dump(est, tmp_path / "model.joblib")
-        restored = joblib.load(tmp_path / "model.joblib")
-    assert_array_equal(restored.predict(X), est.predict(X))
-    for a, b in zip(restored.coefs_ + restored.intercepts_, est.coefs_ + est.intercepts_):
-        assert_array_equal(a, b)
-    # the restored model keeps its optimizer state and random stream
-    est.partial_fit(X[:50], y[:50])
-    restored.partial_fit(X[:50], y[:50])
-    assert_array_equal(restored.predict(X), est.predict(X))
-    assert restored.loss_curve_ == est.loss_curve_
 
 
 @QUIET

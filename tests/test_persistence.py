@@ -8,10 +8,7 @@ them runs.
 """
 import io
 import json
-import os
 import pickle
-import subprocess
-import sys
 import warnings
 import zipfile
 
@@ -422,12 +419,3 @@ def test_skops_reads_fastnet_files_with_the_trusted_types(saved):
     loaded = skops.io.load(path, trusted=[f"{c.__module__}.{c.__name__}"
                                           for c in persistence.TRUSTED_CLASSES])
     assert_array_equal(loaded.predict(X), est.predict(X))
-
-
-def test_import_fastnet_does_not_import_skops(tmp_path):
-    # run where this process's fastnet is found (not a source tree's)
-    env = {**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(fastnet.__file__))}
-    code = "import sys, fastnet; print('skops' in sys.modules)"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            check=True, cwd=tmp_path, env=env)
-    assert result.stdout.strip() == "False"

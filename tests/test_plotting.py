@@ -1,7 +1,4 @@
 """Tests of ``fastnet.plot_loss_curve`` (``fastnet/plotting.py``)."""
-import os
-import subprocess
-import sys
 import warnings
 
 import matplotlib
@@ -105,12 +102,3 @@ def test_no_loss_curve(fitted):
         est.fit(X, Y)
     with pytest.raises(ValueError, match="has no loss curve"):
         fastnet.plot_loss_curve(est)
-
-
-def test_import_fastnet_does_not_import_matplotlib(tmp_path):
-    # run where this process's fastnet is found (not a source tree's)
-    env = {**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(fastnet.__file__))}
-    code = "import sys, fastnet; print('matplotlib' in sys.modules)"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            check=True, cwd=tmp_path, env=env)
-    assert result.stdout.strip() == "False"

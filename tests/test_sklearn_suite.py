@@ -6,7 +6,6 @@ fastnet's and run by pytest in a child process.  Two tests reach into
 scikit-learn's private machinery and cannot apply to a different
 implementation; every other test must pass.
 """
-import os
 import pathlib
 import re
 import subprocess
@@ -15,7 +14,6 @@ import sys
 import pytest
 import sklearn.neural_network.tests.test_mlp as sklearn_mlp_tests
 
-import fastnet
 
 SKLEARN_IMPORT = "from sklearn.neural_network import MLPClassifier, MLPRegressor"
 
@@ -35,7 +33,7 @@ def global_random_seed():
 '''
 
 
-def test_scikit_learns_mlp_tests_pass_on_the_drop_ins(tmp_path):
+def test_scikit_learns_mlp_tests_pass_on_the_drop_ins(tmp_path, fastnet_env):
     source = pathlib.Path(sklearn_mlp_tests.__file__).read_text()
     assert SKLEARN_IMPORT in source
     (tmp_path / "test_mlp_on_fastnet.py").write_text(
@@ -46,7 +44,7 @@ def test_scikit_learns_mlp_tests_pass_on_the_drop_ins(tmp_path):
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W",
          "ignore::DeprecationWarning", *deselect, "test_mlp_on_fastnet.py"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=600, env=_env_finding_fastnet())
+        cwd=tmp_path, capture_output=True, text=True, timeout=600, env=fastnet_env)
     summary = run.stdout.strip().splitlines()[-1] if run.stdout.strip() else run.stderr
     assert run.returncode == 0, run.stdout[-5000:] + run.stderr[-2000:]
     passed = int(re.search(r"(\d+) passed", summary).group(1))
@@ -59,9 +57,3 @@ def test_the_deselected_tests_exist(name):
     would otherwise be skipped silently)."""
     assert callable(getattr(sklearn_mlp_tests, name))
 
-
-def _env_finding_fastnet():
-    """The environment, with the fastnet imported here first on the child's path."""
-    here = str(pathlib.Path(fastnet.__file__).resolve().parents[1])
-    path = os.environ.get("PYTHONPATH")
-    return {**os.environ, "PYTHONPATH": here + (os.pathsep + path if path else "")}
