@@ -9,7 +9,6 @@ LAZY = {
     "onnx": "fastnet.to_onnx imports onnx when called",
     "skops": "fastnet.save / fastnet.load import skops when called",
     "matplotlib": "fastnet.plot_loss_curve imports matplotlib when called",
-    "pandas": "only the command line reads tables",
     "click": "only the command line parses arguments",
 }
 
