@@ -22,6 +22,12 @@ class _DropIn(BaseNetwork):
     """What the two scikit-learn drop-ins share beyond BaseNetwork."""
 
     _zero_weight_batch_raises = True
+    _weights_scale_steps = False
+    _warns_dead_units = False
+    _early_stopping_outlives_divergence = True
+    # scikit-learn's message, then fastnet's account of what happened
+    _divergence_sentence = ("Solver produced non-finite parameter weights. The input data "
+                            "may contain large values and need to be preprocessed.")
 
     def _score(self, X, y, sample_weight=None):
         """Validation score on already validated data (early stopping)."""

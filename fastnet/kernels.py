@@ -59,6 +59,7 @@ module = load(NAME)
 Plan = module.Plan
 Samples = module.Samples
 PARALLEL_MIN_WEIGHTS = module.PARALLEL_MIN_WEIGHTS
+GRADIENT_CHUNK_ROWS = module.GRADIENT_CHUNK_ROWS
 layer_offsets = portable.layer_offsets
 Activation = portable.Activation
 Loss = portable.Loss

@@ -1,12 +1,23 @@
 """Training with L-BFGS: SciPy's L-BFGS-B on the kernels' full-batch loss and
-gradient, on the same problem scikit-learn hands it."""
+gradient, on the same problem scikit-learn hands it.
+
+Each gradient is taken in slices of samples (fastnet/slicing.py), so that
+Ctrl-C stops a long evaluation promptly: the model then goes back to its
+weights before the call and the fit warns and returns, as the stochastic
+solvers do.  A non-finite solution also goes back, and raises.
+"""
+import warnings
+
 import numpy as np
 import scipy
 import scipy.optimize
 from sklearn.utils.optimize import _check_optimize_result
 
+from .checkpoint import Checkpoint
 from .samples import to_samples
-from .training import single_threaded_blas
+from .slicing import Slicer
+from .threads import single_threaded_blas
+from .training import Diverged
 
 
 class LbfgsSolver:
@@ -19,26 +30,53 @@ class LbfgsSolver:
         row-major as (n_in, n_out), then all intercepts_), so that L-BFGS
         sees the very same problem.
         """
-        layout, plan = self._layout, self._kernel_plan()
         samples = to_samples(X, self._params.dtype, Y, sample_weight)
-        grad = np.empty_like(self._params)
-
-        def loss_grad(packed):
-            layout.unpack(packed, self._params)
-            loss = plan.loss_and_gradient(self._params, grad, samples)
-            return loss, layout.pack(grad)
-
+        loss_grad = _FullBatch(self, samples)
         iprint = 1 if self.verbose is True or self.verbose >= 1 else -1
         options = {"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol}
         if tuple(int(v) for v in scipy.__version__.split(".")[:2]) < (1, 15):
             options["iprint"] = iprint
+        checkpoint = Checkpoint(self)
         with single_threaded_blas(not samples.is_sparse):
-            result = scipy.optimize.minimize(loss_grad, layout.pack(self._params),
-                                             method="L-BFGS-B", jac=True, options=options)
+            try:
+                result = scipy.optimize.minimize(loss_grad, self._layout.pack(self._params),
+                                                 method="L-BFGS-B", jac=True,
+                                                 options=options)
+            except KeyboardInterrupt:
+                checkpoint.restore()
+                warnings.warn("Training interrupted by user.")
+                return
+        if not (np.isfinite(result.fun) and np.all(np.isfinite(result.x))):
+            checkpoint.restore()
+            raise Diverged(None, 0, samples.n_samples, samples.n_samples, 0)
         self.n_iter_ = _check_optimize_result("lbfgs", result, self.max_iter)
         self.loss_ = result.fun
         if self.dtype is None:
             # scikit-learn's coefs_ become scipy's float64 solution, also
             # after training in float32 on float32 X
             self._params = self._params.astype(np.float64, copy=False)
-        layout.unpack(result.x, self._params)
+        self._layout.unpack(result.x, self._params)
+
+
+class _FullBatch:
+    """L-BFGS's objective: (loss, gradient) at a packed parameter vector."""
+
+    def __init__(self, estimator, samples):
+        self.est, self.samples = estimator, samples
+        self.plan = estimator._kernel_plan()
+        self.grad = np.empty_like(estimator._params)
+        # dense gradients run in chunks of GRADIENT_CHUNK_ROWS samples, so
+        # slices start on chunk boundaries to sum in the same order
+        granularity = 1 if samples.is_sparse else estimator._kernel_chunk_rows()
+        self.slicer = Slicer(granularity, 4.0 * estimator._layout.n_params)
+
+    def __call__(self, packed):
+        est, layout = self.est, self.est._layout
+        layout.unpack(packed, est._params)
+        self.grad[:] = 0
+        loss_sum = 0.0
+        for start, stop in self.slicer.slices(self.samples.n_samples):
+            loss_sum = self.plan.add_gradient(est._params, self.grad, self.samples, start,
+                                              stop, loss_sum)
+        loss = self.plan.finish_gradient(est._params, self.grad, self.samples, loss_sum)
+        return loss, layout.pack(self.grad)

@@ -16,13 +16,14 @@ from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from . import kernels
+from . import kernels, threads
 from .activations import CODES, ELU, Logistic, resolve, resolve_hidden
+from .exceptions import DivergenceError
 from .initializers import initial_params
 from .layout import LayerList, Layout
 from .lbfgs import LbfgsSolver
 from .samples import to_samples
-from .training import StochasticSolver
+from .training import Diverged, StochasticSolver
 
 # Parameter constraints of activations (a list's entries are checked at fit,
 # which knows the number of hidden layers).
@@ -93,6 +94,22 @@ class BaseNetwork(StochasticSolver, LbfgsSolver, BaseEstimator):
     # Network lets the kernels skip such a batch.
     _zero_weight_batch_raises = False
 
+    # Network's per-sample steps scale by the sample's weight (T.3); the
+    # drop-ins take scikit-learn's mean, which at batch size 1 divides the
+    # weight out again.
+    _weights_scale_steps = True
+
+    # The first sentence of the error a diverging fit raises.
+    _divergence_sentence = "Training diverged."
+
+    # Network warns (DeadUnitsWarning) when a hidden ReLU layer dies; the
+    # drop-ins warn exactly as scikit-learn does.
+    _warns_dead_units = True
+
+    # With early stopping, a diverging Network raises like any other fit;
+    # the drop-ins end as scikit-learn's does (see _record_diverged_epoch).
+    _early_stopping_outlives_divergence = False
+
     def __init__(self, **params):
         for name, value in params.items():
             setattr(self, name, value)
@@ -137,11 +154,7 @@ class BaseNetwork(StochasticSolver, LbfgsSolver, BaseEstimator):
 
     # ----------------------------------------------------------- settings
     def _n_threads(self):
-        if self.n_jobs is None or self.n_jobs < 0:
-            return max(1, kernels.max_threads())
-        if self.n_jobs == 0:
-            raise ValueError("n_jobs == 0 has no meaning; use None, -1 or a positive int")
-        return int(self.n_jobs)
+        return threads.n_threads(self.n_jobs)
 
     def _dtype_for(self, X):
         if self.dtype is None:
@@ -186,15 +199,21 @@ class BaseNetwork(StochasticSolver, LbfgsSolver, BaseEstimator):
         settings = (tuple(self._layout.units), tuple(CODES[a.name] for a in acts),
                     tuple(a.params() for a in acts), self._loss, self._fused,
                     self._loss_scale(), float(self.alpha), self._params.dtype,
-                    self._n_threads(), kernels.PARALLEL_MIN_WEIGHTS)
+                    self._n_threads(), kernels.PARALLEL_MIN_WEIGHTS,
+                    self._weights_scale_steps)
         if getattr(self, "_plan_settings", None) != settings:
             self._plan = kernels.Plan(
                 self._layout.units, settings[1], settings[2], LOSSES[self._loss],
                 fused_delta=self._fused, loss_scale=settings[5], alpha=settings[6],
                 dtype=self._params.dtype, n_threads=settings[8],
-                parallel_min_weights=settings[9])
+                parallel_min_weights=settings[9], weights_scale_steps=settings[10])
             self._plan_settings = settings
         return self._plan
+
+    @staticmethod
+    def _kernel_chunk_rows():
+        """Samples per BLAS chunk of a full-batch gradient (GRADIENT_CHUNK_ROWS)."""
+        return kernels.GRADIENT_CHUNK_ROWS
 
     def __getstate__(self):
         # The plan holds C buffers and is rebuilt on first use; the layout is
@@ -215,6 +234,8 @@ class BaseNetwork(StochasticSolver, LbfgsSolver, BaseEstimator):
 
     # ---------------------------------------------------------------- fit
     def _fit(self, X, y, sample_weight=None, incremental=False):
+        previous = dict(self.__dict__)  # the model before this call (new objects
+        # replace its arrays and lists when a fit starts from scratch)
         hidden = self._hidden_sizes()
         first_pass = "_params" not in self.__dict__ or (not self.warm_start and not incremental)
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
@@ -238,19 +259,45 @@ class BaseNetwork(StochasticSolver, LbfgsSolver, BaseEstimator):
         if y_1d or first_pass:
             self._y_1d = y_1d
         self.out_activation_ = self._layer_acts[-1].name
+        self._check_targets(Y)
         self._random_state = check_random_state(self.random_state)
         if first_pass:
             self._initialize(layer_units, dtype)
-        if self.solver in ("sgd", "adam"):
-            self._fit_stochastic(X, Y, sample_weight, incremental)
-        else:
-            self._fit_lbfgs(X, Y, sample_weight)
-        if not np.all(np.isfinite(self._params)):
-            raise ValueError(
-                "Solver produced non-finite parameter weights. The input data may"
-                " contain large values and need to be preprocessed."
-            )
+        try:
+            if self.solver in ("sgd", "adam"):
+                self._fit_stochastic(X, Y, sample_weight, incremental)
+            else:
+                self._fit_lbfgs(X, Y, sample_weight)
+        except Diverged as diverged:
+            refitted = first_pass and "_params" in previous and diverged.completed == 0
+            if refitted:   # a new fit of a fitted model: keep the old model
+                self.__dict__.clear()
+                self.__dict__.update(previous)
+            raise DivergenceError(self._divergence_message(diverged, refitted)) from None
         return self
+
+    def _check_targets(self, Y):
+        """Refuse targets the output layer and loss cannot learn (Network)."""
+
+    def _divergence_message(self, diverged, refitted):
+        """Where training diverged, what the model holds now, what to do."""
+        where = (f"in epoch {diverged.epoch} at sample {diverged.sample + 1} of "
+                 f"{diverged.n}" if diverged.by_loss else
+                 f"in epoch {diverged.epoch}, within its first {diverged.sample} samples")
+        if diverged.epoch is None:
+            where = "in L-BFGS"
+        elif diverged.by_loss and diverged.batch_size > 1:
+            where += f" (batch {diverged.sample // diverged.batch_size + 1})"
+        if refitted:
+            now = "the model is left as it was before this call"
+        elif diverged.completed:
+            now = f"the model is back at the end of epoch {diverged.completed}"
+        else:
+            now = "the model is back at its state before this call"
+        return (f"{self._divergence_sentence} The loss or the weights became non-finite "
+                f"{where}; {now}. Scale X and y, e.g. with StandardScaler and "
+                "TransformedTargetRegressor, or lower learning_rate_init "
+                f"(now {self.learning_rate_init}).")
 
     def _initialize(self, layer_units, dtype):
         """New weights and fresh training records, as scikit-learn's _initialize."""
@@ -453,6 +500,27 @@ class Network(RegressorMixin, BaseNetwork):
 
     def _output_spec(self):
         return self.output_activation, self.loss
+
+    def _check_targets(self, Y):
+        out = self._layer_acts[-1].name
+        if out == "softmax" and Y.shape[1] == 1:
+            raise ValueError(
+                "output_activation='softmax' over a single output is the constant 1 and "
+                "cannot learn: give y one column per class (one-hot rows), or use "
+                "output_activation='logistic' with loss='binary_cross_entropy' for one "
+                "binary target.")
+        if self._loss == "cross_entropy":
+            rows = np.asarray(Y, dtype=np.float64)
+            if np.any(rows < 0) or not np.allclose(rows.sum(axis=1), 1.0, rtol=0, atol=1e-6):
+                raise ValueError(
+                    "loss='cross_entropy' needs each row of y to be a probability "
+                    "distribution over the outputs (non-negative, summing to 1), such as "
+                    "one-hot class indicators; use loss='binary_cross_entropy' for "
+                    "independent 0/1 targets.")
+        if self._loss == "binary_cross_entropy" and (np.any(Y < 0) or np.any(Y > 1)):
+            raise ValueError("loss='binary_cross_entropy' needs targets in [0, 1].")
+        if self._loss == "poisson" and np.any(Y < 0):
+            raise ValueError("loss='poisson' needs non-negative targets (counts or rates).")
 
     def _decode_targets(self, Y):
         return Y.ravel() if self._y_1d and Y.shape[1] == 1 else Y

@@ -1,13 +1,18 @@
 """Training with the stochastic solvers ('sgd', 'adam'): scikit-learn's epoch
-loop around one kernel call per epoch.
+loop around the kernels.
 
 Everything here happens once per epoch, in scikit-learn's order and with its
 random-number calls, so the same seed gives the same split and shuffles: the
 early-stopping split, the per-epoch permutation, the learning-rate schedule,
 the stopping rules and the restoring of the best weights.
+
+An epoch runs in kernel calls of about a tenth of a second (fastnet/slicing.py).
+Between them Python sees Ctrl-C: training then stops, warns "Training
+interrupted by user." as scikit-learn does, and returns the model as the
+last completed epoch left it.  A batch whose loss is not finite stops the
+epoch before its step; the model goes back to the last finite point and the
+estimator raises a DivergenceError (fastnet/network.py).
 """
-import contextlib
-import functools
 import warnings
 
 import numpy as np
@@ -15,29 +20,68 @@ from sklearn.base import is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import shuffle
-from threadpoolctl import ThreadpoolController
 
+from .checkpoint import Checkpoint
+from .exceptions import DeadUnitsWarning
 from .optimizers import make_optimizer
 from .samples import to_samples
+from .slicing import Slicer
+from .threads import single_threaded_blas
+
+# Dead ReLU layers are judged over at least this many samples (one epoch of
+# fit, or several partial_fit calls): a small batch may leave a small layer
+# silent without anything being wrong.
+DEAD_LAYER_MIN_SAMPLES = 100
 
 
-@functools.lru_cache(maxsize=1)
-def _blas_controller():
-    """One threadpoolctl controller, made on first use (after the kernels
-    loaded SciPy's BLAS): creating one per fit costs half a millisecond."""
-    return ThreadpoolController()
+class Diverged(Exception):
+    """Training met a non-finite loss (or weights) at ``sample`` of ``n`` in
+    epoch ``epoch``; the model is back at the last finite point, after
+    ``completed`` epochs of this call."""
+
+    def __init__(self, epoch, sample, n, batch_size, completed, by_loss=True):
+        super().__init__(epoch, sample)
+        self.epoch, self.sample, self.n, self.batch_size = epoch, sample, n, batch_size
+        self.completed, self.by_loss = completed, by_loss
 
 
-def single_threaded_blas(uses_blas):
-    """Run the minibatch path's GEMMs on one BLAS thread.
+class _Epochs:
+    """The kernel side of one fit/partial_fit call: runs an epoch over the
+    samples in a given order, slice by slice."""
 
-    Multithreaded BLAS may split a sum differently for other thread counts;
-    one thread keeps results bit-identical for any n_jobs (the kernels share
-    wide GEMMs among their own threads in fixed slices instead).
-    """
-    if uses_blas:
-        return _blas_controller().limit(limits=1, user_api="blas")
-    return contextlib.nullcontext()
+    def __init__(self, estimator, samples, batch_size, sample_weight):
+        self.est, self.samples, self.batch_size = estimator, samples, batch_size
+        self.plan = estimator._kernel_plan()
+        self.slicer = Slicer(batch_size, 6.0 * estimator._layout.n_params)
+        self.sample_weight = sample_weight
+        self.batch_starts = np.arange(0, samples.n_samples, batch_size)
+
+    def run(self, order):
+        """Train one epoch; returns its loss sum (T.5), or raises Diverged."""
+        est, optimizer = self.est, self.est._optimizer
+        if (est._zero_weight_batch_raises and self.sample_weight is not None
+                and not np.all(np.add.reduceat(self.sample_weight[order], self.batch_starts))):
+            raise ZeroDivisionError("Weights sum to zero, can't be normalized")
+        first, second = optimizer.moments()
+        loss_sum = 0.0
+        for start, stop in self.slicer.slices(len(order)):
+            loss_sum, steps, done, diverged = self.plan.train_epoch(
+                est._params, first, second, self.samples, order[start:stop],
+                self.batch_size, optimizer.kernel_step(), loss_sum)
+            optimizer.steps_taken(steps)
+            if diverged:
+                raise Diverged(est.n_iter_ + 1, start + done, len(order), self.batch_size,
+                               est.n_iter_, by_loss=done < stop - start)
+        return loss_sum
+
+    def dead_layers(self):
+        """Hidden ReLU layers none of whose units fired on the samples trained
+        since the last look (when they are enough to judge)."""
+        if not self.est._warns_dead_units or self.plan.activity_samples < DEAD_LAYER_MIN_SAMPLES:
+            return []
+        dead = self.plan.dead_layers()
+        self.plan.reset_activity()
+        return dead
 
 
 class StochasticSolver:
@@ -52,28 +96,32 @@ class StochasticSolver:
         n_samples = X_train.shape[0]
         batch_size = self._batch_size(n_samples)
         samples = to_samples(X_train, self._params.dtype, Y_train, sw_train)
-        if self._zero_weight_batch_raises and sw_train is not None:
-            batch_starts = np.arange(0, n_samples, batch_size)
-            check = lambda order: np.all(np.add.reduceat(sw_train[order], batch_starts))
-        else:
-            check = None
-
-        def epoch(order):
-            """One kernel call: the whole epoch, visiting samples in `order`."""
-            if check is not None and not check(order):
-                raise ZeroDivisionError("Weights sum to zero, can't be normalized")
-            first, second = self._optimizer.moments()
-            total, steps = self._kernel_plan().train_epoch(
-                self._params, first, second, samples, order, batch_size,
-                self._optimizer.kernel_step())
-            self._optimizer.steps_taken(steps)
-            return total
-
+        epochs = _Epochs(self, samples, batch_size, sw_train)
+        checkpoint = Checkpoint(self, self._optimizer)
         self.n_iter_ = 0
         with single_threaded_blas(batch_size > 1 and not samples.is_sparse):
-            self._run_epochs(epoch, n_samples, validation, incremental)
+            try:
+                self._run_epochs(epochs, n_samples, validation, incremental, checkpoint)
+            except KeyboardInterrupt:
+                checkpoint.restore()
+                warnings.warn("Training interrupted by user.")
+            except Diverged:
+                checkpoint.restore()
+                if validation is None or not self._early_stopping_outlives_divergence:
+                    raise
+                self._record_diverged_epoch(n_samples)
         if validation is not None:
             self._params[...] = self._best_params
+
+    def _record_diverged_epoch(self, n_samples):
+        """scikit-learn's MLP with early stopping trains on through a diverged
+        epoch (its loss and validation score NaN) and keeps its best weights:
+        the drop-ins stop there, with those records, and keep them too."""
+        self.n_iter_ += 1
+        self.t_ += n_samples
+        self.loss_ = np.nan
+        self.loss_curve_.append(np.nan)
+        self.validation_scores_.append(np.nan)
 
     def _split_validation(self, X, Y, sample_weight):
         """(X, Y, sample_weight) to train on and the held-out validation set
@@ -102,14 +150,19 @@ class StochasticSolver:
                           "sample size. It is going to be clipped")
         return int(np.clip(self.batch_size, 1, n_samples))
 
-    def _run_epochs(self, epoch, n_samples, validation, incremental):
-        """scikit-learn's epoch loop: shuffle, one kernel call, bookkeeping, stopping."""
+    def _run_epochs(self, epochs, n_samples, validation, incremental, checkpoint):
+        """scikit-learn's epoch loop: shuffle, train, bookkeeping, stopping.
+
+        The checkpoint is saved once an epoch's bookkeeping is done, so that an
+        interrupted or diverging epoch leaves the records and weights of the
+        last completed one."""
         sample_idx = np.arange(n_samples, dtype=int)
+        dead_warned = False
         for _ in range(self.max_iter):
             if self.shuffle:
                 # shuffle the previous permutation, as scikit-learn does
                 sample_idx = shuffle(sample_idx, random_state=self._random_state)
-            total = epoch(np.ascontiguousarray(sample_idx, dtype=np.intp))
+            total = epochs.run(np.ascontiguousarray(sample_idx, dtype=np.intp))
             self.n_iter_ += 1
             self.loss_ = total / n_samples
             self.t_ += n_samples
@@ -118,12 +171,15 @@ class StochasticSolver:
                 print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
             self._update_no_improvement_count(validation)
             self._optimizer.iteration_ends(self.t_)
+            dead_warned = dead_warned or self._warn_dead_layers(epochs.dead_layers())
+            stop = False
             if self._no_improvement_count > self.n_iter_no_change:
-                if self._optimizer.trigger_stopping(self._stall_message(validation),
-                                                    self.verbose):
-                    break
-                self._no_improvement_count = 0
-            if incremental:
+                stop = self._optimizer.trigger_stopping(self._stall_message(validation),
+                                                        self.verbose)
+                if not stop:
+                    self._no_improvement_count = 0
+            checkpoint.save()
+            if stop or incremental:
                 break
             if self.n_iter_ == self.max_iter:
                 warnings.warn(
@@ -131,6 +187,20 @@ class StochasticSolver:
                     "optimization hasn't converged yet." % self.max_iter,
                     ConvergenceWarning,
                 )
+
+    def _warn_dead_layers(self, dead):
+        """Warn once per call that a hidden ReLU layer is dead; True if it did."""
+        if not dead:
+            return False
+        layer = dead[0]
+        warnings.warn(
+            f"Every unit of hidden layer {layer + 1} ({self._layout.units[layer + 1]} ReLU "
+            f"units) stayed inactive on every training sample through epoch {self.n_iter_}: "
+            "the layer passes nothing on and the network cannot learn.  Scale y (e.g. "
+            "TransformedTargetRegressor), lower learning_rate_init (now "
+            f"{self.learning_rate_init}), or use another init or activation (e.g. 'elu').",
+            DeadUnitsWarning)
+        return True
 
     def _stall_message(self, validation):
         what = "Validation score" if validation is not None else "Training loss"

@@ -274,11 +274,11 @@ def test_per_sample_sgd_step_is_minus_eta_gradient(build, hidden, out, loss, reg
     grad = np.empty_like(params)
     plan.loss_and_gradient(params, grad, samples)
     before = params.copy()
-    loss_sum, steps = plan.train_epoch(params, EMPTY, EMPTY, samples,
-                                       np.zeros(1, np.intp), 1,
-                                       optimizer_step(build, "sgd", eta))
+    loss_sum, steps, done, diverged = plan.train_epoch(params, EMPTY, EMPTY, samples,
+                                                       np.zeros(1, np.intp), 1,
+                                                       optimizer_step(build, "sgd", eta))
     np.testing.assert_allclose(params - before, -eta * grad, rtol=1e-9, atol=1e-14)
-    assert steps == 1
+    assert (steps, done, diverged) == (1, 1, False)
     np.testing.assert_allclose(loss_sum, np_loss(coefs, intercepts, acts, loss, X, Y, sw,
                                                  alpha), rtol=1e-12)
 
@@ -343,10 +343,11 @@ def test_optimizer_steps_follow_the_gradient(build, hidden, out, loss, case, reg
     want, want_loss, want_steps = numpy_epoch(loss_and_gradient, start, X, Y, sw,
                                               batch_size, ref)
     params = pack(build, coefs, intercepts)
-    loss_sum, steps = plan.train_epoch(params, first, second,
-                                       make_samples(build, X, Y, sw, sparse),
-                                       np.arange(4, dtype=np.intp), batch_size, step)
+    loss_sum, steps, done, diverged = plan.train_epoch(
+        params, first, second, make_samples(build, X, Y, sw, sparse),
+        np.arange(4, dtype=np.intp), batch_size, step)
     assert steps == want_steps == -(-4 // batch_size)
+    assert (done, diverged) == (4, False)
     assert_params_close(unpack(build, params, units), want)
     np.testing.assert_allclose(loss_sum, want_loss, rtol=1e-10)
     if kind != "sgd":
@@ -370,7 +371,7 @@ def test_adam_first_step_from_zero_moments(build, t):
     grad = np.empty_like(params)
     plan.loss_and_gradient(params, grad, samples)
     before, first, second = params.copy(), np.zeros_like(params), np.zeros_like(params)
-    _, steps = plan.train_epoch(params, first, second, samples,
+    _, steps, _, _ = plan.train_epoch(params, first, second, samples,
                                 np.arange(len(X), dtype=np.intp), len(X),
                                 optimizer_step(build, "adam", eta, b1=b1, b2=b2, eps=eps, t=t))
     rate = eta * np.sqrt(1 - b2 ** (t + 1)) / (1 - b1 ** (t + 1))
@@ -400,7 +401,7 @@ def test_zero_weight_batch_is_skipped(build, kind, batch_size, sparse):
         result = plan.train_epoch(params, *state, samples, np.arange(len(rows), dtype=np.intp),
                                   batch_size, optimizer_step(build, kind, 0.05))
         runs.append((result, params, state))
-    (loss_all, steps_all), (loss_kept, steps_kept) = runs[0][0], runs[1][0]
+    (loss_all, steps_all, *_), (loss_kept, steps_kept, *_) = runs[0][0], runs[1][0]
     assert steps_all == steps_kept == 4 // batch_size
     assert loss_all == loss_kept
     for a, b in zip([runs[0][1], *runs[0][2]], [runs[1][1], *runs[1][2]]):
@@ -413,7 +414,7 @@ def test_empty_order_takes_no_step(build):
     result = plan.train_epoch(params, EMPTY, EMPTY,
                               make_samples(build, np.ones((2, 3)), np.ones((2, 2))),
                               np.empty(0, np.intp), 1, optimizer_step(build, "sgd", 0.1))
-    assert result == (0.0, 0) and np.all(params == 1)
+    assert result == (0.0, 0, 0, False) and np.all(params == 1)
 
 
 # ---------------------------------------------------------------------------
@@ -475,8 +476,9 @@ def test_two_two_one_logistic_network_by_hand(build, sparse):
     loss = plan.loss_and_gradient(params, grad, samples)
     np.testing.assert_allclose(loss, 0.1329214852107539, rtol=1e-12)
     np.testing.assert_allclose(grad, (params - after) / 0.5, rtol=0, atol=2e-9)
-    loss_sum, steps = plan.train_epoch(params, EMPTY, EMPTY, samples, np.zeros(1, np.intp),
-                                       1, optimizer_step(build, "sgd", 0.5))
+    loss_sum, steps, _, _ = plan.train_epoch(params, EMPTY, EMPTY, samples,
+                                             np.zeros(1, np.intp), 1,
+                                             optimizer_step(build, "sgd", 0.5))
     np.testing.assert_allclose(loss_sum, 0.1329214852107539, rtol=1e-12)
     np.testing.assert_allclose(params, after, rtol=0, atol=1e-9)
     assert steps == 1

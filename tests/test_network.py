@@ -146,13 +146,16 @@ def reference_epoch(oracle, start, X, Y, sw, batch_size, eta, kind="sgd", mu=0.9
     """One epoch in visiting order 0..n-1, each step computed in numpy
     (tests/reference.py) from the gradient that ``_loss_and_gradient``
     (checked above) gives on the batch: SGD (1.31, 1.32), scikit-learn's
-    momentum / Nesterov, or Adam."""
+    momentum / Nesterov, or Adam.  A batch of one weighted sample takes
+    Network's step, scaled by its weight."""
     n_layers = len(start) // 2
 
     def loss_and_gradient(params, X, Y, sw):
         set_weights(oracle, params[:n_layers], params[n_layers:])
         loss, cg, ig = oracle._loss_and_gradient(X, Y, sw)
-        return loss, cg + ig
+        # Network's per-sample step scales by the sample's weight (T.3)
+        w = 1.0 if sw is None or len(X) > 1 else sw[0]
+        return w * loss, [w * g for g in cg + ig]
 
     optimizer = NumpyOptimizer(kind, eta, start, mu, nesterov, b1, b2, eps)
     return numpy_epoch(loss_and_gradient, start, X, Y, sw, batch_size, optimizer)[0]
@@ -162,7 +165,8 @@ def reference_epoch(oracle, start, X, Y, sw, batch_size, eta, kind="sgd", mu=0.9
 def test_per_sample_step_is_minus_eta_gradient(hidden, out, loss, reg):
     """One per-sample SGD step (1.31, 1.32) on one sample moves every weight by
     exactly -eta * (the finite-difference-checked gradient); with L2 and a
-    sample weight, (T.3)."""
+    sample weight w, Network's step scales by w (T.3): -eta (w grad c +
+    alpha W), which is w times the gradient of the weighted mean of one."""
     X, Y, _, coefs, intercepts, params = gradient_problem(hidden, out, loss, "single")
     sw = np.array([1.7]) if reg else None
     params["alpha"] = 0.2 if reg else 0.0
@@ -174,7 +178,8 @@ def test_per_sample_step_is_minus_eta_gradient(hidden, out, loss, reg):
     start, t_before = params_of(net), net.t_
     fit_quiet(net, X, Y, sample_weight=sw)  # warm start: one epoch from our weights
     moved = [after - before for after, before in zip(params_of(net), start)]
-    assert_params_close(moved, [-eta * g for g in cg + ig], rtol=1e-9, atol=1e-14)
+    w = 1.0 if sw is None else sw[0]
+    assert_params_close(moved, [-eta * w * g for g in cg + ig], rtol=1e-9, atol=1e-14)
     assert net.n_iter_ == 1 and net.t_ == t_before + 1
 
 

@@ -92,6 +92,7 @@ cdef void _batch_forward(const Layout* net, const floating* params, const floati
                      _threads_for(net, l))
         for b in range(nb):
             _activate(net.act[l], net.prm + 3 * l, A + b * U + net.a_off[l], n_l)
+            _record_activity(net, l, A + b * U + net.a_off[l])
         inp = A + net.a_off[l]
         ld_inp = U
 

@@ -20,8 +20,30 @@ cdef void _forward(const Layout* net, const floating* params, const InputRow* x,
                        acts + net.a_off[l], net.sizes[l + 1], net.sizes[l],
                        _threads_for(net, l) if threaded else 1)
         _activate(net.act[l], net.prm + 3 * l, acts + net.a_off[l], net.sizes[l + 1])
+        _record_activity(net, l, acts + net.a_off[l])
         hidden = _dense_input(acts + net.a_off[l])
         inp = &hidden
+
+
+cdef inline void _record_activity(const Layout* net, intp l, const floating* a) noexcept nogil:
+    # Training notes which ReLU units of hidden layer l were active (> 0) on
+    # this sample, so that it can tell a layer whose units all stayed dead.
+    cdef intp i
+    cdef unsigned char* active
+    if net.active == NULL or l == net.n_layers - 1 or net.act[l] != RELU:
+        return
+    active = net.active + net.a_off[l]
+    for i in range(net.sizes[l + 1]):
+        active[i] |= a[i] > 0
+
+
+cdef inline bint _all_finite(const floating* x, intp n) noexcept nogil:
+    # x_i * 0 is 0 for a finite x_i and NaN for inf or NaN; the sum vectorises
+    cdef intp i
+    cdef floating total = 0
+    for i in range(n):
+        total = total + x[i] * 0
+    return total == 0
 
 
 cdef double _forward_loss_delta(const Layout* net, const floating* params,

@@ -40,6 +40,10 @@ cdef class Plan:
         OpenMP threads over the neurons of wide layers.
     parallel_min_weights : int
         Weights a layer needs before it uses more than one thread.
+    weights_scale_steps : bool
+        Per-sample steps scale by the sample's weight (T.3, fastnet's
+        Network), instead of scikit-learn's weighted mean, which at batch
+        size 1 divides the weight out again.
     """
     cdef Layout net
     cdef object _owners             # the arrays net points into
@@ -51,11 +55,13 @@ cdef class Plan:
     cdef char* _grad                # the minibatch gradient, zeros between steps
     cdef char* _batch_buffers       # inputs | acts | deltas for _batch_rows samples
     cdef intp _batch_rows
+    cdef readonly intp activity_samples  # samples trained on since reset_activity
 
     def __init__(self, layer_units, activations, activation_params, int loss, *,
                  bint fused_delta, double loss_scale=1.0, double alpha=0.0,
                  dtype=np.float64, int n_threads=1,
-                 intp parallel_min_weights=PARALLEL_MIN_WEIGHTS):
+                 intp parallel_min_weights=PARALLEL_MIN_WEIGHTS,
+                 bint weights_scale_steps=False):
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
             raise TypeError(f"dtype must be float32 or float64, not {self.dtype}")
@@ -72,6 +78,7 @@ cdef class Plan:
         self.net.alpha = alpha
         self.net.n_threads = n_threads
         self.net.par_min = parallel_min_weights
+        self.net.weights_scale_steps = weights_scale_steps
         self._allocate_sample_buffers()
 
     def _set_layout(self, layer_units, activations, activation_params):
@@ -110,7 +117,8 @@ cdef class Plan:
         cdef intp n = (2 * self.net.n_units + self._parts_size + self.net.n_units
                        + self.net.sizes[0])
         self._sample_buffers = <char*> calloc(n, self.itemsize)
-        if self._sample_buffers == NULL:
+        self.net.active = <unsigned char*> calloc(self.net.n_units, 1)
+        if self._sample_buffers == NULL or self.net.active == NULL:
             raise MemoryError("cannot allocate the plan's buffers")
 
     cdef SampleScratch _sample_scratch(self) noexcept nogil:
@@ -147,6 +155,7 @@ cdef class Plan:
 
     def __dealloc__(self):
         free(self._sample_buffers)
+        free(self.net.active)
         free(self._grad)
         free(self._batch_buffers)
 
@@ -157,6 +166,29 @@ cdef class Plan:
     @property
     def n_threads(self):
         return self.net.n_threads
+
+    def reset_activity(self):
+        """Forget which ReLU units were active (training records it)."""
+        memset(self.net.active, 0, self.net.n_units)
+        self.activity_samples = 0
+
+    def dead_layers(self):
+        """Hidden ReLU layers (by weight-layer index) none of whose units was
+        active on any sample trained since reset_activity."""
+        cdef intp l, i
+        dead = []
+        for l in range(self.net.n_layers - 1):
+            if self.net.act[l] == RELU and not any(
+                    self.net.active[self.net.a_off[l] + i] for i in range(self.net.sizes[l + 1])):
+                dead.append(l)
+        return dead
+
+    cdef Layout _unrecorded(self) noexcept nogil:
+        # the layout for passes that must not touch the activity record:
+        # predictions (perhaps from many threads) and gradient evaluations
+        cdef Layout net = self.net
+        net.active = NULL
+        return net
 
     cdef _check(self, const void* params_data, intp n_params, intp itemsize,
                 Samples samples, bint targets):
@@ -175,27 +207,37 @@ cdef class Plan:
 
     def train_epoch(self, floating[::1] params, floating[::1] first_moment,
                     floating[::1] second_moment, Samples samples, const intp[::1] order,
-                    intp batch_size, OptimizerStep optimizer):
-        """Train on samples in `order`, batch_size at a time (1: per sample).
+                    intp batch_size, OptimizerStep optimizer, double loss_sum=0.0):
+        """Train on the samples in `order`, batch_size at a time (1: per sample).
 
         params, first_moment and second_moment (momentum's velocity or Adam's
-        moments; empty where the optimizer keeps none) are updated in place.
+        moments; empty where the optimizer keeps none) are updated in place;
         `optimizer` holds OptimizerStep's fields as a dict.  A batch whose
-        sample weights sum to zero is skipped.  Returns (loss_sum, steps):
-        the sum over batches of batch_loss * batch_length, exactly as
-        scikit-learn accumulates it, where batch_loss = loss_scale
-        sum_s w_s c_s / sum_s w_s + alpha/2 ||W||^2 / sum_s w_s (weights
-        before the batch's step), and the number of steps taken.
+        sample weights sum to zero is skipped.  An epoch may be run in slices
+        of `order` that end on batch boundaries: passing each slice's
+        returned loss_sum to the next gives the very same result as one call.
+
+        Returns (loss_sum, steps, done, diverged).  loss_sum accumulates
+        batch_loss * batch_length over the batches, as scikit-learn does (T.5),
+        where batch_loss = loss_scale sum_s w_s c_s / sum_s w_s + alpha/2
+        ||W||^2 / sum_s w_s (T.1) with the weights before the batch's step;
+        steps counts the optimizer steps taken and done the positions of
+        `order` trained on.  diverged is True when a batch's loss was not
+        finite -- that batch was not applied and done is its start -- or when
+        the parameters are not all finite at the end (done is then
+        len(order)).
         """
         cdef intp n = order.shape[0]
         cdef floating* M = NULL
         cdef floating* V = NULL
         cdef BatchScratch batch
         cdef floating* grad = NULL
-        batch.rows = 0
-        cdef double loss_sum
-        cdef long steps = 0
+        cdef EpochProgress progress
         cdef unsigned int fp_mode
+        batch.rows = 0
+        progress.loss_sum = loss_sum
+        progress.steps = progress.done = 0
+        progress.diverged = False
         self._check(&params[0], params.shape[0], sizeof(floating), samples, True)
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -211,10 +253,13 @@ cdef class Plan:
                 batch = self._batch_scratch(min(batch_size, n))
         with nogil:
             fp_mode = _flush_denormals()   # this thread's share; workers set their own
-            loss_sum = self._epoch(&params[0], M, V, &samples.data, &order[0], n,
-                                   batch_size, &optimizer, grad, &batch, &steps)
+            _train(self, &params[0], M, V, &samples.data, &order[0], n, batch_size,
+                   &optimizer, grad, &batch, &progress)
+            if not progress.diverged and not _all_finite(&params[0], self.n_params):
+                progress.diverged = True
             _restore_fp_mode(fp_mode)
-        return loss_sum, steps
+        self.activity_samples += progress.done
+        return progress.loss_sum, progress.steps, progress.done, progress.diverged
 
     cdef floating* _state(self, floating[::1] state, name) except NULL:
         if state.shape[0] != self.n_params:
@@ -222,113 +267,73 @@ cdef class Plan:
                              f"got {state.shape[0]}")
         return &state[0]
 
-    cdef double _epoch(self, floating* params, floating* M, floating* V,
-                       const SampleData* d, const intp* order, intp n, intp batch_size,
-                       const OptimizerStep* given, floating* grad,
-                       const BatchScratch* batch, long* steps) noexcept nogil:
-        # the epoch loop of train_epoch, batch by batch
-        cdef intp start = 0, stop
-        cdef double sw_sum, batch_loss, total = 0
-        cdef OptimizerStep step = given[0]
-        while start < n:
-            stop = start + batch_size if start + batch_size < n else n
-            sw_sum = _weight_sum(<const floating*> d.weights, order, start, stop)
-            if sw_sum == 0:
-                # a batch of zero-weight samples carries no gradient: skip it
-                # (Network only; the drop-ins raise before the epoch, as
-                # scikit-learn does)
-                start = stop
-                continue
-            _next_step(given, &step)
-            steps[0] += 1
-            if stop - start == 1 and batch_size == 1:
-                batch_loss = self._sample_step(params, M, V, d, order[start], &step, sw_sum)
-            else:
-                batch_loss = self._batch_step(params, M, V, d, order, start, stop, &step,
-                                              sw_sum, grad, batch)
-            total += batch_loss * (stop - start)
-            start = stop
-        return total
+    def add_gradient(self, const floating[::1] params, floating[::1] grad,
+                     Samples samples, intp start, intp stop, double loss_sum=0.0):
+        """grad += the weighted per-sample gradients of samples start..stop
+        (laid out as params); returns loss_sum plus their weighted losses.
 
-    cdef double _sample_step(self, floating* params, floating* M, floating* V,
-                             const SampleData* d, intp r, const OptimizerStep* step,
-                             double sw_sum) noexcept nogil:
-        # One per-sample step (1.31, 1.32); returns the sample's batch_loss.
-        # The L2 term of the loss uses the weights before the step, whose
-        # squares the update pass sums on its way.
-        cdef double weight = 1.0, loss
-        cdef floating* acts = <floating*> self._sample_buffers
-        cdef floating* deltas = acts + self.net.n_units
-        cdef SampleScratch scratch = self._sample_scratch()
-        cdef InputRow x = _input_row(d, r)
-        if d.weights != NULL:
-            weight = (<const floating*> d.weights)[r]
-        loss = self.net.loss_scale * _forward_loss_delta(
-            &self.net, params, &x, <const floating*> d.Y + r * d.n_out, weight, acts,
-            deltas)
-        return loss + 0.5 * self.net.alpha * _backward_update(
-            &self.net, step, params, M, V, &x, acts, deltas, &scratch, 1.0 / sw_sum,
-            self.net.alpha / sw_sum) / sw_sum
-
-    cdef double _batch_step(self, floating* params, floating* M, floating* V,
-                            const SampleData* d, const intp* order, intp start,
-                            intp stop, const OptimizerStep* step, double sw_sum,
-                            floating* grad, const BatchScratch* batch) noexcept nogil:
-        # One minibatch step on the mean gradient; returns its batch_loss.
-        cdef double loss = 0
-        cdef floating* acts = <floating*> self._sample_buffers
-        if self.net.alpha > 0:
-            loss = 0.5 * self.net.alpha * _sum_squared_weights(&self.net, params) / sw_sum
-        if d.X != NULL:
-            loss += self.net.loss_scale * _batch_gradient_blas(
-                &self.net, params, grad, d, order, start, stop, batch) / sw_sum
-        else:
-            loss += self.net.loss_scale * _batch_gradient(
-                &self.net, params, grad, d, order, start, stop, acts,
-                acts + self.net.n_units) / sw_sum
-        _apply_gradient(&self.net, step, params, grad, M, V, 1.0 / sw_sum,
-                        self.net.alpha / sw_sum)
-        return loss
-
-    def loss_and_gradient(self, const floating[::1] params, floating[::1] grad,
-                          Samples samples):
-        """Full-batch loss and gradient (L-BFGS, gradient checks), as scikit-learn's
-        ``_backprop``: loss_scale sum_s w_s c_s / sum w + alpha/2 ||W||^2 / sum w,
-        gradient (sum_s w_s s a^T + alpha W) / sum w  (T.1, T.2).  grad,
-        laid out as params, receives the gradient; returns the loss."""
-        cdef intp n = samples.n_samples
-        cdef double sw_sum, data_loss, reg_loss = 0, alpha = self.net.alpha
-        cdef floating* G = &grad[0]
-        cdef const floating* P = &params[0]
-        cdef floating* acts = <floating*> self._sample_buffers
+        A full-batch gradient taken in slices that start at multiples of
+        GRADIENT_CHUNK_ROWS, each given the previous loss_sum, is the very same
+        as one slice; finish_gradient turns the sums into the mean.
+        """
+        cdef intp n = stop - start
         cdef BatchScratch batch
+        cdef Layout net = self._unrecorded()
+        cdef floating* acts = <floating*> self._sample_buffers
         cdef unsigned int fp_mode
-        self._check(P, params.shape[0], sizeof(floating), samples, True)
+        self._check(&params[0], params.shape[0], sizeof(floating), samples, True)
         if grad.shape[0] != self.n_params:
             raise ValueError(f"grad must hold {self.n_params} values")
+        if not 0 <= start <= stop <= samples.n_samples:
+            raise ValueError(f"samples {start}..{stop} of {samples.n_samples} do not exist")
         if n == 0:
-            raise ValueError("a gradient needs at least one sample")
-        cdef const intp[::1] order = np.arange(n, dtype=np.intp)
+            return loss_sum
+        cdef const intp[::1] order = np.arange(samples.n_samples, dtype=np.intp)
         batch.rows = 0
         if not samples.is_sparse:
             batch = self._batch_scratch(min(n, GRADIENT_CHUNK_ROWS))
+        with nogil:
+            fp_mode = _flush_denormals()
+            if samples.data.X != NULL:
+                loss_sum += _batch_gradient_blas(&net, &params[0], &grad[0], &samples.data,
+                                                 &order[0], start, stop, &batch)
+            else:
+                loss_sum += _batch_gradient(&net, &params[0], &grad[0], &samples.data,
+                                            &order[0], start, stop, acts,
+                                            acts + self.net.n_units)
+            _restore_fp_mode(fp_mode)
+        return loss_sum
+
+    def finish_gradient(self, const floating[::1] params, floating[::1] grad,
+                        Samples samples, double loss_sum):
+        """The mean loss and gradient from add_gradient's sums, as
+        scikit-learn's ``_backprop``: loss_scale sum_s w_s c_s / sum w +
+        alpha/2 ||W||^2 / sum w, gradient (sum_s w_s s a^T + alpha W) / sum w
+        (T.1, T.2), written over grad; returns the loss."""
+        cdef intp n = samples.n_samples
+        cdef double sw_sum, reg_loss = 0, alpha = self.net.alpha
+        if params.shape[0] != self.n_params or grad.shape[0] != self.n_params \
+                or samples.data.itemsize != sizeof(floating):
+            raise ValueError("finish_gradient: parameters, gradient and samples do not "
+                             "match the plan")
+        cdef const intp[::1] order = np.arange(n, dtype=np.intp)
         sw_sum = _weight_sum(<const floating*> samples.data.weights, &order[0], 0, n)
         if sw_sum == 0:
             raise ValueError("the sample weights sum to zero: the mean loss is undefined")
         with nogil:
-            fp_mode = _flush_denormals()
-            memset(G, 0, self.n_params * sizeof(floating))
-            if samples.data.X != NULL:
-                data_loss = _batch_gradient_blas(&self.net, P, G, &samples.data, &order[0],
-                                                 0, n, &batch)
-            else:
-                data_loss = _batch_gradient(&self.net, P, G, &samples.data, &order[0], 0, n,
-                                            acts, acts + self.net.n_units)
             if alpha > 0:
-                reg_loss = 0.5 * alpha * _sum_squared_weights(&self.net, P) / sw_sum
-            _finish_gradient(&self.net, P, G, alpha, sw_sum)
-            _restore_fp_mode(fp_mode)
-        return self.net.loss_scale * data_loss / sw_sum + reg_loss
+                reg_loss = 0.5 * alpha * _sum_squared_weights(&self.net, &params[0]) / sw_sum
+            _finish_gradient(&self.net, &params[0], &grad[0], alpha, sw_sum)
+        return self.net.loss_scale * loss_sum / sw_sum + reg_loss
+
+    def loss_and_gradient(self, const floating[::1] params, floating[::1] grad,
+                          Samples samples):
+        """Full-batch loss and gradient in one call (see finish_gradient)."""
+        if samples.n_samples == 0:
+            raise ValueError("a gradient needs at least one sample")
+        grad[:] = 0
+        loss_sum = self.add_gradient(params, grad, samples, 0, samples.n_samples)
+        return self.finish_gradient(params, grad, samples, loss_sum)
 
     def forward(self, const floating[::1] params, Samples samples, floating[:, ::1] out,
                 int n_threads=1):
@@ -336,6 +341,7 @@ cdef class Plan:
         samples are spread over n_threads threads, each with its own buffer."""
         cdef intp n = samples.n_samples, r, tid, U = self.net.n_units
         cdef int nt = max(1, min(n_threads, n))
+        cdef Layout net = self._unrecorded()
         cdef floating* acts
         if params.shape[0] != self.n_params or samples.data.itemsize != sizeof(floating) \
                 or samples.data.n_in != self.net.sizes[0] or out.shape[0] != n \
@@ -350,19 +356,21 @@ cdef class Plan:
             if nt > 1:
                 for r in prange(n, num_threads=nt, schedule='static'):
                     tid = _thread_id()
-                    self._forward_row(&params[0], &samples.data, r, acts + tid * U, &out[r, 0])
+                    _forward_row(&net, &params[0], &samples.data, r, acts + tid * U,
+                                 &out[r, 0])
             else:
                 for r in range(n):
-                    self._forward_row(&params[0], &samples.data, r, acts, &out[r, 0])
+                    _forward_row(&net, &params[0], &samples.data, r, acts, &out[r, 0])
         free(acts)
 
-    cdef void _forward_row(self, const floating* params, const SampleData* d, intp r,
-                           floating* acts, floating* out) noexcept nogil:
-        cdef intp k, last = self.net.a_off[self.net.n_layers - 1]
-        cdef InputRow x = _input_row(d, r)
-        _forward(&self.net, params, &x, acts, False)
-        for k in range(self.net.sizes[self.net.n_layers]):
-            out[k] = acts[last + k]
+
+cdef void _forward_row(const Layout* net, const floating* params, const SampleData* d,
+                       intp r, floating* acts, floating* out) noexcept nogil:
+    cdef intp k, last = net.a_off[net.n_layers - 1]
+    cdef InputRow x = _input_row(d, r)
+    _forward(net, params, &x, acts, False)
+    for k in range(net.sizes[net.n_layers]):
+        out[k] = acts[last + k]
 
 
 cdef void _finish_gradient(const Layout* net, const floating* params, floating* G,

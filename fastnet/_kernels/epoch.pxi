@@ -1,0 +1,98 @@
+# The training loop of Plan.train_epoch: one batch (or sample) after another,
+# each checked for a finite loss before its step is applied.
+
+cdef struct EpochProgress:
+    double loss_sum         # sum of batch_loss * batch_length  (T.5)
+    long steps              # optimizer steps taken
+    intp done               # positions of the order trained on
+    bint diverged           # a batch's loss was not finite
+
+
+cdef void _train(Plan plan, floating* params, floating* M, floating* V,
+                 const SampleData* d, const intp* order, intp n, intp batch_size,
+                 const OptimizerStep* given, floating* grad, const BatchScratch* batch,
+                 EpochProgress* progress) noexcept nogil:
+    """Batches order[0:batch_size], order[batch_size:2 batch_size], ...: the
+    mean-gradient step of each (per-sample when batch_size is 1)."""
+    cdef intp start = 0, stop
+    cdef double sw_sum, batch_loss
+    cdef OptimizerStep step = given[0]
+    while start < n:
+        stop = start + batch_size if start + batch_size < n else n
+        sw_sum = _weight_sum(<const floating*> d.weights, order, start, stop)
+        if sw_sum == 0:
+            # a batch of zero-weight samples carries no gradient: skip it
+            # (Network only; the drop-ins raise before the epoch, as
+            # scikit-learn does)
+            start = stop
+            progress.done = stop
+            continue
+        _next_step(given, &step)
+        if stop - start == 1 and batch_size == 1:
+            batch_loss = _sample_step(plan, params, M, V, d, order[start], &step, sw_sum)
+        else:
+            batch_loss = _batch_step(plan, params, M, V, d, order, start, stop, &step,
+                                     sw_sum, grad, batch)
+        if not _all_finite(&batch_loss, 1):
+            progress.diverged = True
+            return
+        progress.steps += 1
+        progress.loss_sum += batch_loss * (stop - start)
+        start = stop
+        progress.done = stop
+
+
+cdef double _sample_step(Plan plan, floating* params, floating* M, floating* V,
+                         const SampleData* d, intp r, const OptimizerStep* step,
+                         double sw_sum) noexcept nogil:
+    """One per-sample step (1.31, 1.31a); returns the sample's batch_loss, or a
+    non-finite loss without taking the step.
+
+    scikit-learn's mean over a batch of one divides the sample's weight w out
+    again: the loss is c and the step that of c's gradient.  With
+    weights_scale_steps the weight scales both, w c (T.3).  The L2 term of
+    the loss uses the weights before the step, whose squares the update pass
+    sums on its way.
+    """
+    cdef double weight = 1.0, norm = sw_sum, loss
+    cdef floating* acts = <floating*> plan._sample_buffers
+    cdef floating* deltas = acts + plan.net.n_units
+    cdef SampleScratch scratch = plan._sample_scratch()
+    cdef InputRow x = _input_row(d, r)
+    if d.weights != NULL:
+        weight = (<const floating*> d.weights)[r]
+    loss = plan.net.loss_scale * _forward_loss_delta(
+        &plan.net, params, &x, <const floating*> d.Y + r * d.n_out, weight, acts, deltas)
+    if not _all_finite(&loss, 1):
+        return loss
+    if plan.net.weights_scale_steps:
+        norm = 1.0
+        loss = weight * loss
+    return loss + 0.5 * plan.net.alpha * _backward_update(
+        &plan.net, step, params, M, V, &x, acts, deltas, &scratch, 1.0 / norm,
+        plan.net.alpha / norm) / norm
+
+
+cdef double _batch_step(Plan plan, floating* params, floating* M, floating* V,
+                        const SampleData* d, const intp* order, intp start, intp stop,
+                        const OptimizerStep* step, double sw_sum, floating* grad,
+                        const BatchScratch* batch) noexcept nogil:
+    """One minibatch step on the mean gradient (T.4); returns its batch_loss,
+    or a non-finite loss without taking the step (grad is left zero)."""
+    cdef double loss = 0
+    cdef floating* acts = <floating*> plan._sample_buffers
+    if plan.net.alpha > 0:
+        loss = 0.5 * plan.net.alpha * _sum_squared_weights(&plan.net, params) / sw_sum
+    if d.X != NULL:
+        loss += plan.net.loss_scale * _batch_gradient_blas(
+            &plan.net, params, grad, d, order, start, stop, batch) / sw_sum
+    else:
+        loss += plan.net.loss_scale * _batch_gradient(
+            &plan.net, params, grad, d, order, start, stop, acts,
+            acts + plan.net.n_units) / sw_sum
+    if not _all_finite(&loss, 1):
+        memset(grad, 0, plan.n_params * sizeof(floating))
+        return loss
+    _apply_gradient(&plan.net, step, params, grad, M, V, 1.0 / sw_sum,
+                    plan.net.alpha / sw_sum)
+    return loss

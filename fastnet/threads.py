@@ -1,0 +1,91 @@
+"""Threads: how many the kernels use, BLAS held to one, and forked children.
+
+Fork safety.  GNU OpenMP (libgomp) cannot start threads in a child forked
+from a process whose OpenMP threads exist: the child waits forever for a
+thread pool it did not inherit.  A child forked from a process that imported
+fastnet therefore trains and predicts on one thread (the kernels then enter
+no OpenMP region at all), whatever ``n_jobs`` says.  Multiprocessing with the
+'spawn' or 'forkserver' start method (and joblib's default loky workers)
+starts fresh processes, which keep their threads.
+"""
+import contextlib
+import functools
+import os
+import threading
+
+from threadpoolctl import ThreadpoolController
+
+from . import kernels
+
+_forked = False
+
+
+def _after_fork_in_child():
+    global _forked
+    _forked = True
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def in_forked_child():
+    """Whether this process was forked from one that imported fastnet."""
+    return _forked
+
+
+def n_threads(n_jobs):
+    """OpenMP threads for ``n_jobs``: None or negative means all the process
+    may use; always 1 in a forked child (see the module docstring)."""
+    if n_jobs == 0:
+        raise ValueError("n_jobs == 0 has no meaning; use None, -1 or a positive int")
+    if _forked:
+        return 1
+    if n_jobs is None or n_jobs < 0:
+        return max(1, kernels.max_threads())
+    return int(n_jobs)
+
+
+@functools.lru_cache(maxsize=1)
+def _blas_controller():
+    """One threadpoolctl controller, made on first use (after the kernels
+    loaded SciPy's BLAS): creating one per fit costs half a millisecond."""
+    return ThreadpoolController()
+
+
+class _SingleThreadedBlas:
+    """Holds BLAS to one thread while any fit in any thread needs it.
+
+    threadpoolctl's limit is process-wide, so fits running in two Python
+    threads share one limit, taken by the first and given back by the last.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._users = 0
+        self._limit = None
+
+    def __enter__(self):
+        with self._lock:
+            if self._users == 0:
+                self._limit = _blas_controller().limit(limits=1, user_api="blas")
+            self._users += 1
+
+    def __exit__(self, *exc):
+        with self._lock:
+            self._users -= 1
+            if self._users == 0:
+                self._limit.restore_original_limits()
+                self._limit = None
+
+
+_blas_limit = _SingleThreadedBlas()
+
+
+def single_threaded_blas(uses_blas):
+    """Run the minibatch path's GEMMs on one BLAS thread.
+
+    Multithreaded BLAS may split a sum differently for other thread counts;
+    one thread keeps results bit-identical for any n_jobs (the kernels share
+    wide GEMMs among their own threads in fixed slices instead).
+    """
+    return _blas_limit if uses_blas else contextlib.nullcontext()
