@@ -8,12 +8,13 @@ the optional extra ``fastnet[onnx]``).
 """
 from .activations import ELU, Logistic
 from .estimators import MLPClassifier, MLPRegressor
+from .exceptions import DeadUnitsWarning, DivergenceError
 from .network import Network
 from .persistence import load, save
 from .plotting import plot_loss_curve
 
 __all__ = ["Network", "MLPClassifier", "MLPRegressor", "Logistic", "ELU", "save", "load",
-           "plot_loss_curve", "to_onnx"]
+           "plot_loss_curve", "to_onnx", "DivergenceError", "DeadUnitsWarning"]
 __version__ = "0.1.0"
 
 

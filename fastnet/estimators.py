@@ -58,6 +58,17 @@ class MLPClassifier(ClassifierMixin, _DropIn):
         None trains in X's precision, as scikit-learn does.
     n_jobs : int or None, default=None
         OpenMP threads over the neurons of wide layers.
+
+    Notes
+    -----
+    ``sample_weight`` follows scikit-learn: every step takes the weighted mean
+    over its batch, so at ``batch_size=1`` a sample's weight divides out again
+    (only a zero weight matters).  ``fastnet.Network`` instead scales a
+    per-sample step by the weight.  A fit whose loss becomes non-finite raises
+    scikit-learn's ValueError (a ``fastnet.DivergenceError``) and leaves the
+    model at its last finite point; with early stopping it keeps the best
+    weights, as scikit-learn does.  Ctrl-C stops a fit within about a tenth
+    of a second and keeps the last completed epoch.
     """
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
@@ -169,6 +180,10 @@ class MLPRegressor(RegressorMixin, _DropIn):
 
     output_activation : str, fastnet activation or None, default=None
         None: 'identity' for squared error, 'exp' for Poisson.
+
+    Notes
+    -----
+    Sample weights, divergence and Ctrl-C behave as for ``MLPClassifier``.
     """
 
     _parameter_constraints: dict = {

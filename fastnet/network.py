@@ -447,9 +447,23 @@ class Network(RegressorMixin, BaseNetwork):
     dtype : {'float64', 'float32'}, default='float64'
     n_jobs : int or None, default=None
         OpenMP threads over the neurons of wide layers; None uses all the
-        process may use.
+        process may use.  A process forked from one that imported fastnet
+        uses one (GNU OpenMP cannot start threads there).
 
     The other parameters are scikit-learn MLP's, with the same meaning.
+
+    Notes
+    -----
+    ``sample_weight``: a per-sample step (``batch_size=1``) scales by its
+    sample's weight (T.3), so weight 2 is close to seeing the sample twice
+    and weight 0 skips it; minibatches take the weighted mean.  A fit whose
+    loss or weights become non-finite stops at that batch and raises
+    ``fastnet.DivergenceError`` (a ValueError) saying where; the model keeps
+    the end of the previous epoch, or its state before the call.  A hidden
+    ReLU layer that is dead through an epoch warns ``DeadUnitsWarning``.
+    Ctrl-C stops a fit within about a tenth of a second, warns "Training
+    interrupted by user." and keeps the last completed epoch (weights,
+    optimizer state and records agree); ``warm_start=True`` trains on.
 
     Attributes
     ----------

@@ -417,6 +417,145 @@ def test_empty_order_takes_no_step(build):
     assert result == (0.0, 0, 0, False) and np.all(params == 1)
 
 
+def small_problem(build, n=12, batch_alpha=0.05, dtype=np.float64):
+    rng = np.random.default_rng(21)
+    X, Y = rng.uniform(-1, 1, (n, 3)), rng.standard_normal((n, 2))
+    coefs, intercepts = random_weights(rng, [3, 5, 2])
+    plan = make_plan(build, [3, 5, 2], ["tanh", "identity"], "squared_error",
+                     alpha=batch_alpha)
+    return plan, X, Y, pack(build, coefs, intercepts, dtype)
+
+
+@pytest.mark.parametrize("kind, batch_size", [("sgd", 1), ("momentum", 1), ("adam", 3),
+                                              ("sgd", 4)])
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_epoch_in_slices_equals_one_call(build, kind, batch_size, sparse):
+    """An epoch run as slices on batch boundaries, each given the previous
+    loss_sum and Adam's step count, equals the one-call epoch bit for bit."""
+    plan, X, Y, start = small_problem(build)
+    samples = make_samples(build, X, Y, sparse=sparse)
+    order = np.random.default_rng(0).permutation(len(X)).astype(np.intp)
+    runs = []
+    for cuts in ([0, 12], [0, batch_size, 2 * batch_size, 12] if batch_size < 4 else [0, 4, 12]):
+        params, state, loss_sum, t = start.copy(), moments(kind, start), 0.0, 0
+        for lo, hi in zip(cuts, cuts[1:]):
+            loss_sum, steps, done, diverged = plan.train_epoch(
+                params, *state, samples, order[lo:hi], batch_size,
+                optimizer_step(build, kind, 0.05, t=t), loss_sum)
+            t += steps
+            assert (done, diverged) == (hi - lo, False)
+        runs.append((loss_sum, t, params, *state))
+    assert runs[0][:2] == runs[1][:2]
+    for a, b in zip(runs[0][2:], runs[1][2:]):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("batch_size", [1, 3])
+def test_non_finite_loss_stops_before_its_step(build, batch_size):
+    """A sample whose loss is not finite (a huge target) stops the epoch: the
+    batch holding it takes no step, done says where it lies, and the batches
+    before it did train."""
+    plan, X, Y, start = small_problem(build, batch_alpha=0.0)
+    Y[7] = 1e200                      # (a - t)^2 overflows to inf
+    samples = make_samples(build, X, Y)
+    order = np.arange(len(X), dtype=np.intp)
+    params = start.copy()
+    loss_sum, steps, done, diverged = plan.train_epoch(
+        params, EMPTY, EMPTY, samples, order, batch_size, optimizer_step(build, "sgd", 0.01))
+    first_bad_batch = 7 // batch_size
+    assert diverged and done == first_bad_batch * batch_size and steps == first_bad_batch
+    assert np.isfinite(params).all() and np.isfinite(loss_sum)
+    # the same as training only on the batches before it
+    reference = start.copy()
+    plan.train_epoch(reference, EMPTY, EMPTY, samples, order[:done], batch_size,
+                     optimizer_step(build, "sgd", 0.01))
+    np.testing.assert_array_equal(params, reference)
+
+
+def test_non_finite_parameters_are_reported(build):
+    """Parameters that are not finite at the end of a call are reported even
+    when every loss was finite (an inf weight behind a ReLU hides from it)."""
+    plan = make_plan(build, [2, 3, 1], ["relu", "identity"], "squared_error")
+    rng = np.random.default_rng(2)
+    coefs, intercepts = random_weights(rng, [2, 3, 1])
+    coefs[0][:, 0] = -np.inf             # unit 1 is dead for positive inputs
+    params = pack(build, coefs, intercepts)
+    samples = make_samples(build, rng.uniform(0.1, 1, (4, 2)), rng.standard_normal((4, 1)))
+    loss_sum, _, done, diverged = plan.train_epoch(
+        params, EMPTY, EMPTY, samples, np.arange(4, dtype=np.intp), 1,
+        optimizer_step(build, "sgd", 0.01))
+    assert np.isfinite(loss_sum) and done == 4 and diverged
+
+
+def test_weights_scale_steps(build):
+    """weights_scale_steps: a per-sample step with weight w is w times the
+    unit-weight step's data term, with the L2 term unscaled (T.3); loss w c +
+    alpha/2 ||W||^2.  Without it the weight divides out (scikit-learn)."""
+    rng = np.random.default_rng(3)
+    X, Y = rng.uniform(-1, 1, (1, 3)), rng.standard_normal((1, 2))
+    coefs, intercepts = random_weights(rng, [3, 4, 2])
+    start = pack(build, coefs, intercepts)
+    for scale in (True, False):
+        plan = make_plan(build, [3, 4, 2], ["tanh", "identity"], "squared_error", alpha=0.2,
+                         weights_scale_steps=scale)
+        grad = np.empty_like(start)
+        moves, losses = {}, {}
+        for w in (1.0, 2.5):
+            samples = make_samples(build, X, Y, np.array([w]))
+            plan.loss_and_gradient(start, grad, samples)   # (w grad c + alpha W) / w
+            params = start.copy()
+            losses[w] = plan.train_epoch(params, EMPTY, EMPTY, samples, np.zeros(1, np.intp),
+                                         1, optimizer_step(build, "sgd", 0.1))[0]
+            want = -0.1 * (w if scale else 1.0) * grad
+            np.testing.assert_allclose(params - start, want, rtol=1e-9, atol=1e-15)
+            moves[w] = params - start
+        c = np_loss(coefs, intercepts, ["tanh", "identity"], "squared_error", X, Y)
+        l2 = 0.1 * sum((W ** 2).sum() for W in coefs)
+        want_loss = 2.5 * c + l2 if scale else c + l2 / 2.5
+        np.testing.assert_allclose(losses[2.5], want_loss, rtol=1e-12)
+
+
+def test_activity_record_finds_dead_relu_layers(build):
+    """dead_layers lists the hidden ReLU layers none of whose units was > 0 on
+    the samples trained since reset_activity; predictions do not count."""
+    plan = make_plan(build, [2, 3, 4, 1], ["relu", "relu", "identity"], "squared_error")
+    rng = np.random.default_rng(4)
+    coefs, intercepts = random_weights(rng, [2, 3, 4, 1])
+    coefs[1][:] = -1.0
+    intercepts[1][:] = -1.0              # layer 2 is off for any non-negative input
+    X = rng.uniform(0, 1, (6, 2))
+    coefs[0][:] = np.abs(coefs[0])      # layer 1 is on for positive inputs
+    params = pack(build, coefs, intercepts)
+    samples = make_samples(build, X, rng.standard_normal((6, 1)))
+    plan.reset_activity()
+    plan.forward(params, samples, np.empty((6, 1)))
+    assert plan.dead_layers() == [0, 1] and plan.activity_samples == 0
+    plan.train_epoch(params, EMPTY, EMPTY, samples, np.arange(6, dtype=np.intp), 2,
+                     optimizer_step(build, "sgd", 1e-9))
+    assert plan.dead_layers() == [1] and plan.activity_samples == 6
+    plan.reset_activity()
+    assert plan.dead_layers() == [0, 1] and plan.activity_samples == 0
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_gradient_in_slices_equals_one_call(build, sparse):
+    """add_gradient over slices starting at multiples of GRADIENT_CHUNK_ROWS,
+    carrying loss_sum, then finish_gradient: loss_and_gradient, bit for bit."""
+    rng = np.random.default_rng(5)
+    chunk = build.GRADIENT_CHUNK_ROWS
+    X, Y = rng.uniform(-1, 1, (2 * chunk + 37, 3)), rng.standard_normal((2 * chunk + 37, 2))
+    sw = rng.uniform(0.5, 2, len(X))
+    plan, _, _, params = small_problem(build)
+    samples = make_samples(build, X, Y, sw, sparse)
+    whole = np.empty_like(params)
+    loss = plan.loss_and_gradient(params, whole, samples)
+    sliced, loss_sum = np.zeros_like(params), 0.0
+    for lo, hi in ((0, chunk), (chunk, 2 * chunk), (2 * chunk, len(X))):
+        loss_sum = plan.add_gradient(params, sliced, samples, lo, hi, loss_sum)
+    assert plan.finish_gradient(params, sliced, samples, loss_sum) == loss
+    np.testing.assert_array_equal(sliced, whole)
+
+
 # ---------------------------------------------------------------------------
 # 3. forward.
 # ---------------------------------------------------------------------------

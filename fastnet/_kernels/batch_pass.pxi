@@ -165,11 +165,11 @@ cdef double _chunk_gradient_blas(const Layout* net, const floating* params,
 
 cdef double _batch_gradient_blas(const Layout* net, const floating* params,
                                  floating* G, const SampleData* d, const intp* order,
-                                 intp start, intp stop,
-                                 const BatchScratch* scratch) noexcept nogil:
+                                 intp start, intp stop, const BatchScratch* scratch,
+                                 double loss) noexcept nogil:
     """_chunk_gradient_blas over start..stop in chunks of at most scratch.rows
-    samples, so full-batch gradients need little memory."""
-    cdef double loss = 0
+    samples, so full-batch gradients need little memory; returns loss plus the
+    chunks' weighted losses."""
     cdef intp lo = start, hi
     while lo < stop:
         hi = lo + scratch.rows if lo + scratch.rows < stop else stop

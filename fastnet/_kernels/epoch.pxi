@@ -85,11 +85,11 @@ cdef double _batch_step(Plan plan, floating* params, floating* M, floating* V,
         loss = 0.5 * plan.net.alpha * _sum_squared_weights(&plan.net, params) / sw_sum
     if d.X != NULL:
         loss += plan.net.loss_scale * _batch_gradient_blas(
-            &plan.net, params, grad, d, order, start, stop, batch) / sw_sum
+            &plan.net, params, grad, d, order, start, stop, batch, 0.0) / sw_sum
     else:
         loss += plan.net.loss_scale * _batch_gradient(
             &plan.net, params, grad, d, order, start, stop, acts,
-            acts + plan.net.n_units) / sw_sum
+            acts + plan.net.n_units, 0.0) / sw_sum
     if not _all_finite(&loss, 1):
         memset(grad, 0, plan.n_params * sizeof(floating))
         return loss

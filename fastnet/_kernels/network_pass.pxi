@@ -144,11 +144,13 @@ cdef double _sum_squared_weights(const Layout* net, const floating* params) noex
 
 cdef double _batch_gradient(const Layout* net, const floating* params, floating* G,
                             const SampleData* d, const intp* order, intp start,
-                            intp stop, floating* acts, floating* deltas) noexcept nogil:
+                            intp stop, floating* acts, floating* deltas,
+                            double loss) noexcept nogil:
     """G += the weighted per-sample gradients of samples order[start:stop],
-    one sample at a time; returns the weighted sum of their losses."""
+    one sample at a time; returns loss plus their weighted losses, added one
+    by one (so that a sum taken in slices adds in the same order)."""
     cdef intp k, r
-    cdef double loss = 0, weight = 1
+    cdef double weight = 1
     cdef const floating* Y = <const floating*> d.Y
     cdef InputRow x
     for k in range(start, stop):

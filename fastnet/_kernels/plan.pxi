@@ -295,12 +295,12 @@ cdef class Plan:
         with nogil:
             fp_mode = _flush_denormals()
             if samples.data.X != NULL:
-                loss_sum += _batch_gradient_blas(&net, &params[0], &grad[0], &samples.data,
-                                                 &order[0], start, stop, &batch)
+                loss_sum = _batch_gradient_blas(&net, &params[0], &grad[0], &samples.data,
+                                                &order[0], start, stop, &batch, loss_sum)
             else:
-                loss_sum += _batch_gradient(&net, &params[0], &grad[0], &samples.data,
-                                            &order[0], start, stop, acts,
-                                            acts + self.net.n_units)
+                loss_sum = _batch_gradient(&net, &params[0], &grad[0], &samples.data,
+                                           &order[0], start, stop, acts,
+                                           acts + self.net.n_units, loss_sum)
             _restore_fp_mode(fp_mode)
         return loss_sum
 
