@@ -56,11 +56,57 @@ class LayerList(list):
     the network trains on from the assigned values.
     """
 
+    def __init__(self, views, name):
+        super().__init__(views)
+        self.name = name
+
     def __setitem__(self, index, value):
         view = self[index]
-        value = np.asarray(value)
-        if value.shape != view.shape:
-            raise ValueError(f"expected shape {view.shape}, got {value.shape}")
-        if not np.all(np.isfinite(value)):
-            raise ValueError("weights must be finite")
-        view[...] = value
+        view[...] = _checked(value, view, self.name)
+
+
+def _checked(value, view, name):
+    """value as an array fit to be copied into view: same shape, finite."""
+    value = np.asarray(value)
+    if value.shape != view.shape:
+        raise ValueError(f"{name}: expected shape {view.shape}, got {value.shape}")
+    if not np.all(np.isfinite(value)):
+        raise ValueError(f"{name} must be finite")
+    return value
+
+
+class LayerWeights:
+    """``coefs_`` and ``intercepts_`` of an estimator whose flat parameter
+    buffer ``_params`` is laid out by ``_layout`` (see BaseNetwork)."""
+
+    @property
+    def coefs_(self):
+        """List of (n_in, n_out) weight matrices: views of the row-major w_ij."""
+        return LayerList(self._fitted_views("coefs_")[0], "coefs_")
+
+    @coefs_.setter
+    def coefs_(self, values):
+        self._assign(values, 0, "coefs_")
+
+    @property
+    def intercepts_(self):
+        """List of bias vectors, one per layer after the input."""
+        return LayerList(self._fitted_views("intercepts_")[1], "intercepts_")
+
+    @intercepts_.setter
+    def intercepts_(self, values):
+        self._assign(values, 1, "intercepts_")
+
+    def _fitted_views(self, name):
+        if "_params" not in self.__dict__:
+            raise AttributeError(f"{name} exists once the network is fitted (fit or "
+                                 "partial_fit sets its layout)")
+        return self._layout.views(self._params)
+
+    def _assign(self, values, which, name):
+        views = self._fitted_views(name)[which]
+        if len(values) != len(views):
+            raise ValueError(f"{name} needs {len(views)} arrays, got {len(values)}")
+        values = [_checked(value, view, name) for view, value in zip(views, values)]
+        for view, value in zip(views, values):   # all checked before any is copied
+            view[...] = value

@@ -20,7 +20,7 @@ from . import kernels, threads
 from .activations import CODES, ELU, Logistic, resolve, resolve_hidden
 from .exceptions import DivergenceError
 from .initializers import initial_params
-from .layout import LayerList, Layout
+from .layout import LayerWeights, Layout
 from .lbfgs import LbfgsSolver
 from .samples import to_samples
 from .training import Diverged, StochasticSolver
@@ -74,7 +74,7 @@ def _own_arguments(local_variables):
             if name not in ("self", "__class__")}
 
 
-class BaseNetwork(StochasticSolver, LbfgsSolver, BaseEstimator):
+class BaseNetwork(StochasticSolver, LbfgsSolver, LayerWeights, BaseEstimator):
     """Shared machinery of ``Network``, ``MLPClassifier`` and ``MLPRegressor``.
 
     Subclasses define ``__init__`` (their signature and defaults) and pass
@@ -113,44 +113,6 @@ class BaseNetwork(StochasticSolver, LbfgsSolver, BaseEstimator):
     def __init__(self, **params):
         for name, value in params.items():
             setattr(self, name, value)
-
-    # ------------------------------------------------------------ weights
-    @property
-    def coefs_(self):
-        """List of (n_in, n_out) weight matrices: views of the row-major w_ij."""
-        return LayerList(self._fitted_views("coefs_")[0])
-
-    @coefs_.setter
-    def coefs_(self, values):
-        self._assign(values, 0, "coefs_")
-
-    @property
-    def intercepts_(self):
-        """List of bias vectors, one per layer after the input."""
-        return LayerList(self._fitted_views("intercepts_")[1])
-
-    @intercepts_.setter
-    def intercepts_(self, values):
-        self._assign(values, 1, "intercepts_")
-
-    def _fitted_views(self, name):
-        if "_params" not in self.__dict__:
-            raise AttributeError(f"{name} exists once the network is fitted (fit or "
-                                 "partial_fit sets its layout)")
-        return self._layout.views(self._params)
-
-    def _assign(self, values, which, name):
-        views = self._fitted_views(name)[which]
-        if len(values) != len(views):
-            raise ValueError(f"{name} needs {len(views)} arrays, got {len(values)}")
-        for view, value in zip(views, values):
-            value = np.asarray(value)
-            if value.shape != view.shape:
-                raise ValueError(f"{name}: expected shape {view.shape}, got {value.shape}")
-            if not np.all(np.isfinite(value)):
-                raise ValueError(f"{name} must be finite")
-        for view, value in zip(views, values):
-            view[...] = value
 
     # ----------------------------------------------------------- settings
     def _n_threads(self):
@@ -273,31 +235,12 @@ class BaseNetwork(StochasticSolver, LbfgsSolver, BaseEstimator):
             if refitted:   # a new fit of a fitted model: keep the old model
                 self.__dict__.clear()
                 self.__dict__.update(previous)
-            raise DivergenceError(self._divergence_message(diverged, refitted)) from None
+            raise DivergenceError(diverged.explain(self._divergence_sentence, refitted,
+                                                   self.learning_rate_init)) from None
         return self
 
     def _check_targets(self, Y):
         """Refuse targets the output layer and loss cannot learn (Network)."""
-
-    def _divergence_message(self, diverged, refitted):
-        """Where training diverged, what the model holds now, what to do."""
-        where = (f"in epoch {diverged.epoch} at sample {diverged.sample + 1} of "
-                 f"{diverged.n}" if diverged.by_loss else
-                 f"in epoch {diverged.epoch}, within its first {diverged.sample} samples")
-        if diverged.epoch is None:
-            where = "in L-BFGS"
-        elif diverged.by_loss and diverged.batch_size > 1:
-            where += f" (batch {diverged.sample // diverged.batch_size + 1})"
-        if refitted:
-            now = "the model is left as it was before this call"
-        elif diverged.completed:
-            now = f"the model is back at the end of epoch {diverged.completed}"
-        else:
-            now = "the model is back at its state before this call"
-        return (f"{self._divergence_sentence} The loss or the weights became non-finite "
-                f"{where}; {now}. Scale X and y, e.g. with StandardScaler and "
-                "TransformedTargetRegressor, or lower learning_rate_init "
-                f"(now {self.learning_rate_init}).")
 
     def _initialize(self, layer_units, dtype):
         """New weights and fresh training records, as scikit-learn's _initialize."""

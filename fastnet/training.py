@@ -44,6 +44,27 @@ class Diverged(Exception):
         self.epoch, self.sample, self.n, self.batch_size = epoch, sample, n, batch_size
         self.completed, self.by_loss = completed, by_loss
 
+    def explain(self, sentence, refitted, learning_rate_init):
+        """The DivergenceError's message: ``sentence``, where training
+        diverged, what the model holds now, and what to do."""
+        if self.epoch is None:
+            where = "in L-BFGS"
+        elif self.by_loss:
+            where = f"in epoch {self.epoch} at sample {self.sample + 1} of {self.n}"
+            if self.batch_size > 1:
+                where += f" (batch {self.sample // self.batch_size + 1})"
+        else:
+            where = f"in epoch {self.epoch}, within its first {self.sample} samples"
+        if refitted:
+            now = "the model is left as it was before this call"
+        elif self.completed:
+            now = f"the model is back at the end of epoch {self.completed}"
+        else:
+            now = "the model is back at its state before this call"
+        return (f"{sentence} The loss or the weights became non-finite {where}; {now}. "
+                "Scale X and y, e.g. with StandardScaler and TransformedTargetRegressor, "
+                f"or lower learning_rate_init (now {learning_rate_init}).")
+
 
 class _Epochs:
     """The kernel side of one fit/partial_fit call: runs an epoch over the
