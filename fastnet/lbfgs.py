@@ -14,6 +14,7 @@ import scipy.optimize
 from sklearn.utils.optimize import _check_optimize_result
 
 from .checkpoint import Checkpoint
+from .progress import Progress, shows_lines
 from .samples import to_samples
 from .slicing import Slicer
 from .threads import single_threaded_blas
@@ -37,15 +38,26 @@ class LbfgsSolver:
         if tuple(int(v) for v in scipy.__version__.split(".")[:2]) < (1, 15):
             options["iprint"] = iprint
         checkpoint = Checkpoint(self)
+        # the progress bar (verbose=True) counts iterations; scikit-learn's
+        # lines for L-BFGS are SciPy's own (iprint)
+        progress = Progress(self.verbose if not shows_lines(self.verbose) else False,
+                            self.max_iter, unit="iteration")
+
+        def on_iteration(intermediate_result):   # SciPy passes its state by this name
+            progress.epoch_end(progress.iterations + 1, intermediate_result.fun)
+
         with single_threaded_blas(not samples.is_sparse):
             try:
-                result = scipy.optimize.minimize(loss_grad, self._layout.pack(self._params),
-                                                 method="L-BFGS-B", jac=True,
-                                                 options=options)
+                result = scipy.optimize.minimize(
+                    loss_grad, self._layout.pack(self._params), method="L-BFGS-B",
+                    jac=True, options=options,
+                    callback=on_iteration if progress.bar is not None else None)
             except KeyboardInterrupt:
                 checkpoint.restore()
                 warnings.warn("Training interrupted by user.")
                 return
+            finally:
+                progress.close()
         if not (np.isfinite(result.fun) and np.all(np.isfinite(result.x))):
             checkpoint.restore()
             raise Diverged(None, 0, samples.n_samples, samples.n_samples, 0)

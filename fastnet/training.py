@@ -24,6 +24,7 @@ from sklearn.utils import shuffle
 from .checkpoint import Checkpoint
 from .exceptions import DeadUnitsWarning
 from .optimizers import make_optimizer
+from .progress import Progress
 from .samples import to_samples
 from .slicing import Slicer
 from .threads import single_threaded_blas
@@ -77,7 +78,7 @@ class _Epochs:
         self.sample_weight = sample_weight
         self.batch_starts = np.arange(0, samples.n_samples, batch_size)
 
-    def run(self, order):
+    def run(self, order, progress):
         """Train one epoch; returns its loss sum (T.5), or raises Diverged."""
         est, optimizer = self.est, self.est._optimizer
         if (est._zero_weight_batch_raises and self.sample_weight is not None
@@ -93,6 +94,7 @@ class _Epochs:
             if diverged:
                 raise Diverged(est.n_iter_ + 1, start + done, len(order), self.batch_size,
                                est.n_iter_, by_loss=done < stop - start)
+            progress.within_epoch(est.n_iter_, stop / len(order))
         return loss_sum
 
     def dead_layers(self):
@@ -119,10 +121,12 @@ class StochasticSolver:
         samples = to_samples(X_train, self._params.dtype, Y_train, sw_train)
         epochs = _Epochs(self, samples, batch_size, sw_train)
         checkpoint = Checkpoint(self, self._optimizer)
+        progress = Progress(self.verbose, self.max_iter, incremental)
         self.n_iter_ = 0
         with single_threaded_blas(batch_size > 1 and not samples.is_sparse):
             try:
-                self._run_epochs(epochs, n_samples, validation, incremental, checkpoint)
+                self._run_epochs(epochs, n_samples, validation, incremental, checkpoint,
+                                 progress)
             except KeyboardInterrupt:
                 checkpoint.restore()
                 warnings.warn("Training interrupted by user.")
@@ -131,6 +135,8 @@ class StochasticSolver:
                 if validation is None or not self._early_stopping_outlives_divergence:
                     raise
                 self._record_diverged_epoch(n_samples)
+            finally:
+                progress.close()
         if validation is not None:
             self._params[...] = self._best_params
 
@@ -171,7 +177,7 @@ class StochasticSolver:
                           "sample size. It is going to be clipped")
         return int(np.clip(self.batch_size, 1, n_samples))
 
-    def _run_epochs(self, epochs, n_samples, validation, incremental, checkpoint):
+    def _run_epochs(self, epochs, n_samples, validation, incremental, checkpoint, progress):
         """scikit-learn's epoch loop: shuffle, train, bookkeeping, stopping.
 
         The checkpoint is saved once an epoch's bookkeeping is done, so that an
@@ -183,20 +189,23 @@ class StochasticSolver:
             if self.shuffle:
                 # shuffle the previous permutation, as scikit-learn does
                 sample_idx = shuffle(sample_idx, random_state=self._random_state)
-            total = epochs.run(np.ascontiguousarray(sample_idx, dtype=np.intp))
+            total = epochs.run(np.ascontiguousarray(sample_idx, dtype=np.intp), progress)
             self.n_iter_ += 1
             self.loss_ = total / n_samples
             self.t_ += n_samples
             self.loss_curve_.append(self.loss_)
-            if self.verbose:
-                print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
-            self._update_no_improvement_count(validation)
+            progress.epoch_end(self.n_iter_, self.loss_)
+            score = self._update_no_improvement_count(validation)
+            if score is not None:
+                progress.validated(score)
             self._optimizer.iteration_ends(self.t_)
             dead_warned = dead_warned or self._warn_dead_layers(epochs.dead_layers())
             stop = False
             if self._no_improvement_count > self.n_iter_no_change:
-                stop = self._optimizer.trigger_stopping(self._stall_message(validation),
-                                                        self.verbose)
+                message = self._stall_message(validation)
+                stop = self._optimizer.trigger_stopping(message, progress.lines)
+                if stop and not progress.lines:
+                    progress.note(message + " Stopping.")
                 if not stop:
                     self._no_improvement_count = 0
             checkpoint.save()
@@ -230,12 +239,11 @@ class StochasticSolver:
 
     def _update_no_improvement_count(self, validation):
         """scikit-learn's rule: count epochs whose validation score (early
-        stopping) or training loss did not improve by tol; keep the best."""
+        stopping) or training loss did not improve by tol; keep the best.
+        Returns the validation score (None without early stopping)."""
         if validation is not None:
             score = self._score(*validation)
             self.validation_scores_.append(score)
-            if self.verbose:
-                print("Validation score: %f" % score)
             if score < self.best_validation_score_ + self.tol:
                 self._no_improvement_count += 1
             else:
@@ -243,6 +251,7 @@ class StochasticSolver:
             if score > self.best_validation_score_:
                 self.best_validation_score_ = score
                 self._best_params = self._params.copy()
+            return score
         else:
             if self.loss_curve_[-1] > self.best_loss_ - self.tol:
                 self._no_improvement_count += 1

@@ -240,7 +240,7 @@ def test_tol_stopping_and_adaptive_learning_rate(target, capsys):
     the learning rate by 5 (several times), then stops; the verbose log
     (losses, messages, learning rates) is scikit-learn's line for line."""
     params = dict(solver="sgd", learning_rate="adaptive", learning_rate_init=0.05,
-                  batch_size=16, tol=1e-2, n_iter_no_change=2, max_iter=60, verbose=True)
+                  batch_size=16, tol=1e-2, n_iter_no_change=2, max_iter=60, verbose=2)
     capsys.readouterr()
     sk, fn = fit_both(target, params=params)
     sk_log, fn_log = _split_verbose_log(capsys)
@@ -269,7 +269,7 @@ def _split_verbose_log(capsys):
 @pytest.mark.parametrize("target", ["binary", "multioutput"])
 def test_stopping_rules_long_run(target, params, capsys):
     params = dict(params, max_iter=50, batch_size=16, learning_rate_init=0.02,
-                  verbose=True)
+                  verbose=2)
     capsys.readouterr()
     sk, fn = fit_both(target, params=params)
     sk_log, fn_log = _split_verbose_log(capsys)
@@ -678,8 +678,10 @@ def test_full_batch_size():
 
 
 def test_verbose_output_matches(capsys):
+    """verbose >= 2 prints scikit-learn's lines (which scikit-learn prints for
+    any verbose); verbose=True shows fastnet's progress bar instead."""
     for solver in ("sgd", "adam"):
         capsys.readouterr()
-        fit_both("binary", params=dict(solver=solver, max_iter=2, verbose=True))
+        fit_both("binary", params=dict(solver=solver, max_iter=2, verbose=2))
         sk_log, fn_log = _split_verbose_log(capsys)
         assert fn_log == sk_log and len(sk_log) == 2

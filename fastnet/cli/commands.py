@@ -47,8 +47,6 @@ def digits(epochs, n_jobs):
 # ------------------------------------------------------------------- train
 def train(data, target, task, save_path, plot_path, options):
     """``fastnet train``: read, split, fit with a progress bar, report, save, plot."""
-    from tqdm import tqdm
-
     frame = tabular.read_table(data)
     target = tabular.target_column(frame, data, target)
     y = tabular.target_values(frame, data, target, task)
@@ -67,9 +65,7 @@ def train(data, target, task, save_path, plot_path, options):
         ("task", f"{task} ({why})"),
         ("model", _describe_setup(model, options)),
     ])
-    with tqdm(total=options["epochs"], unit="epoch", desc="training", disable=None,
-              leave=False, file=sys.stderr) as bar:
-        seconds, converged = runs.fit_with_progress(model, X, y, bar)
+    seconds, converged = runs.fit_with_progress(model, X, y, show=sys.stderr.isatty())
     rows, scores = _split_scores(model, X, y, X_test, y_test)
     info = runs.summary(model, seconds, converged, rows, scores)
     print()

@@ -1,11 +1,10 @@
-"""A training run for the command line: the model, a watched fit, its scores.
+"""A training run for the command line: the model, a fit with a progress bar,
+its scores.
 
-``fit_with_progress`` calls the model's own ``fit`` once, on a worker
-thread, and follows the epochs through the estimator's public
-``loss_curve_`` and ``validation_scores_`` (the kernels release the GIL
-while an epoch runs), so the model is exactly what a plain ``fit`` gives.
+``fit_with_progress`` calls the model's own ``fit`` with ``verbose=True`` (the
+estimator's progress bar, fastnet/progress.py) on a terminal, so the model is
+exactly what a plain ``fit`` gives and Ctrl-C stops it as it stops any fit.
 """
-import threading
 import time
 import warnings
 
@@ -17,10 +16,6 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from ..estimators import MLPClassifier, MLPRegressor
-
-# How often the progress bar looks at the loss curve, in seconds.
-POLL_SECONDS = 0.05
-
 
 def make_model(task, *, hidden, activation, solver, batch_size, lr, epochs, dtype,
                threads, validation_fraction, seed, scale):
@@ -42,51 +37,30 @@ def final_estimator(model):
     return model.steps[-1][1] if isinstance(model, Pipeline) else model
 
 
-def fit_with_progress(model, X, y, bar):
-    """``model.fit(X, y)``, ticking ``bar`` (a tqdm bar) once per epoch.
+def fit_with_progress(model, X, y, show):
+    """``model.fit(X, y)`` with the estimator's own progress bar when ``show``.
 
     Returns the seconds the fit took and whether it stopped at ``max_iter``
-    without converging (the ConvergenceWarning, which is not shown)."""
+    without converging (the ConvergenceWarning, which is not shown).  The
+    saved model keeps ``verbose=False``."""
     est = final_estimator(model)
-    outcome = {}
-
-    def fit():
-        try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always", ConvergenceWarning)
-                model.fit(X, y)
-            outcome["converged"] = True
-            for warning in caught:
-                if issubclass(warning.category, ConvergenceWarning):
-                    outcome["converged"] = False
-                else:
-                    warnings.warn_explicit(warning.message, warning.category,
-                                           warning.filename, warning.lineno)
-        except BaseException as err:  # handed to the main thread below
-            outcome["error"] = err
-
-    worker = threading.Thread(target=fit, name="fastnet-fit", daemon=True)
+    est.set_params(verbose=bool(show))
     start = time.perf_counter()
-    worker.start()
-    while worker.is_alive():
-        worker.join(POLL_SECONDS)
-        _show_epochs(est, bar)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            model.fit(X, y)
+    finally:
+        est.set_params(verbose=False)
     seconds = time.perf_counter() - start
-    _show_epochs(est, bar)
-    if "error" in outcome:
-        raise outcome["error"]
-    return seconds, outcome["converged"]
-
-
-def _show_epochs(est, bar):
-    losses = list(getattr(est, "loss_curve_", None) or ())
-    if len(losses) > bar.n:
-        postfix = {"loss": f"{losses[-1]:.4g}"}
-        scores = list(getattr(est, "validation_scores_", None) or ())
-        if scores:
-            postfix["val"] = f"{scores[-1]:.4f}"
-        bar.set_postfix(postfix, refresh=False)
-        bar.update(len(losses) - bar.n)
+    converged = True
+    for warning in caught:
+        if issubclass(warning.category, ConvergenceWarning):
+            converged = False
+        else:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                                   warning.lineno)
+    return seconds, converged
 
 
 def score(model, X, y):
