@@ -323,9 +323,12 @@ class BaseNetwork(StochasticSolver, LbfgsSolver, LayerWeights, BaseEstimator):
         float64)."""
         dtype = np.result_type(X.dtype, self._params.dtype)
         out = np.empty((X.shape[0], self.n_outputs_), dtype=dtype)
-        n_threads = min(self._n_threads(), max(1, X.shape[0] // 64))
-        self._kernel_plan().forward(self._params.astype(dtype, copy=False),
-                                    to_samples(X, dtype), out, n_threads)
+        samples = to_samples(X, dtype)
+        # many dense rows run as GEMM blocks on our threads, BLAS held to one
+        blocked = not samples.is_sparse and X.shape[0] >= kernels.FORWARD_BLOCK_ROWS
+        with threads.single_threaded_blas(blocked):
+            self._kernel_plan().forward(self._params.astype(dtype, copy=False), samples,
+                                        out, self._n_threads())
         return out
 
     def _predict_validated(self, X):

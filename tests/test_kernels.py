@@ -589,6 +589,33 @@ def test_forward_equals_numpy(build, act, dtype):
         np.testing.assert_array_equal(outs[0], outs[1])
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_blocked_forward_agrees_with_the_per_row_pass(build, dtype):
+    """Many dense rows go through GEMM blocks (the batched form): the same
+    outputs as one row at a time, to rounding, and bit-identical for 1 and 2
+    threads (each block is one thread's)."""
+    rng = np.random.default_rng(9)
+    units = [30, 40, 20, 5]
+    acts = ["tanh", "relu", "softmax"]
+    plan = make_plan(build, units, acts, "cross_entropy")
+    params = pack(build, *random_weights(rng, units), dtype=dtype)
+    X = rng.uniform(-1, 1, (3 * build.FORWARD_BLOCK_ROWS + 7, units[0])).astype(dtype)
+    blocked = np.empty((len(X), units[-1]), dtype=dtype)
+    plan.forward(params, make_samples(build, X), blocked)
+    rows = np.vstack([_forward_one(build, plan, params, x, units[-1]) for x in X])
+    rtol = 1e-12 if dtype == np.float64 else 2e-5
+    np.testing.assert_allclose(blocked, rows, rtol=rtol, atol=rtol * 1e-3)
+    two = np.empty_like(blocked)
+    plan.forward(params, make_samples(build, X), two, 2)
+    np.testing.assert_array_equal(two, blocked)
+
+
+def _forward_one(build, plan, params, x, n_out):
+    out = np.empty((1, n_out), dtype=x.dtype)
+    plan.forward(params, make_samples(build, x[None, :]), out)
+    return out
+
+
 # ---------------------------------------------------------------------------
 # 4. Worked examples.
 # ---------------------------------------------------------------------------

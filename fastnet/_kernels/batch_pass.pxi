@@ -50,7 +50,8 @@ cdef void _gemm_blocks(char transa, char transb, bint split_m, int m, int n,
                        int k, const floating* A, int lda, const floating* B,
                        int ldb, floating beta, floating* C, int ldc,
                        int nt) noexcept nogil:
-    """C <- op(A) op(B) + beta C as GEMM_BLOCKS single-threaded GEMMs.
+    """C <- op(A) op(B) + beta C as GEMM_BLOCKS single-threaded GEMMs (one GEMM
+    when nt is 0: predictions, whose threads take blocks of rows instead).
 
     The output is cut into GEMM_BLOCKS slices of its rows (split_m) or
     columns, never along the summed dimension k.  The slices are the same for
@@ -62,7 +63,9 @@ cdef void _gemm_blocks(char transa, char transb, bint split_m, int m, int n,
     """
     cdef int blk, extent = m if split_m else n
     cdef unsigned int fp_mode
-    if nt <= 1:
+    if nt == 0:
+        _gemm(transa, transb, m, n, k, A, lda, B, ldb, beta, C, ldc)
+    elif nt == 1:
         for blk in range(GEMM_BLOCKS):
             _gemm_block(transa, transb, split_m, m, n, k, A, lda, B, ldb, beta, C,
                         ldc, blk * extent // GEMM_BLOCKS,
@@ -79,7 +82,8 @@ cdef void _gemm_blocks(char transa, char transb, bint split_m, int m, int n,
 
 cdef void _batch_forward(const Layout* net, const floating* params, const floating* xb,
                          intp nb, floating* A) noexcept nogil:
-    """Activations of nb gathered inputs: Z = A_prev W^T + b, then sigma  (1.3)."""
+    """Activations of nb gathered inputs: Z = A_prev W^T + b, then sigma  (1.3).
+    A layout with n_threads 0 runs each layer as one GEMM (predictions)."""
     cdef intp l, b, U = net.n_units, n_l
     cdef const floating* inp = xb
     cdef intp ld_inp = net.sizes[0]

@@ -28,7 +28,10 @@ cdef struct Layout:
 
 
 cdef inline int _threads_for(const Layout* net, intp l) noexcept nogil:
-    """Threads for layer l: all of them once the layer is wide enough to pay."""
+    """Threads for layer l: all of them once the layer is wide enough to pay
+    (0 in a prediction's layout: one thread, one GEMM per layer)."""
+    if net.n_threads == 0:
+        return 0
     if net.sizes[l] * net.sizes[l + 1] >= net.par_min:
         return net.n_threads
     return 1
