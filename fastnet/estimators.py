@@ -37,6 +37,8 @@ class _DropIn(BaseNetwork):
         return self._score_function(y, y_pred, sample_weight=sample_weight)
 
     def _validate_targets(self, X, y, reset, **checks):
+        if not reset and self._plain_targets(X, y):
+            return X, y
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
                              dtype=(np.float64, np.float32), reset=reset, **checks)
         if y.ndim == 2 and y.shape[1] == 1:
@@ -94,6 +96,8 @@ class MLPClassifier(ClassifierMixin, _DropIn):
             self._label_binarizer = LabelBinarizer()
             self._label_binarizer.fit(y)
             self.classes_ = self._label_binarizer.classes_
+        elif not self.warm_start and self._known_labels(y):
+            pass   # partial_fit on labels all in classes_ (what unique_labels checks)
         else:
             classes = unique_labels(y)
             if self.warm_start:
@@ -106,6 +110,17 @@ class MLPClassifier(ClassifierMixin, _DropIn):
                 raise ValueError("`y` has classes not in `self.classes_`. `self.classes_` "
                                  f"has {self.classes_}. 'y' has {classes}.")
         return X, self._one_hot(y)
+
+    def _known_labels(self, y):
+        """Whether 1-D numeric y holds only labels of classes_ (binary or
+        multiclass), so that unique_labels and the check against classes_
+        would pass."""
+        if y.ndim != 1 or y.dtype.kind not in "biuf" \
+                or self._label_binarizer.y_type_ not in ("binary", "multiclass"):
+            return False
+        classes = self.classes_
+        at = np.minimum(np.searchsorted(classes, y), len(classes) - 1)
+        return bool(np.all(classes[at] == y))
 
     def _one_hot(self, y):
         """``self._label_binarizer.transform(y)`` as booleans.
@@ -126,6 +141,16 @@ class MLPClassifier(ClassifierMixin, _DropIn):
         return Y
 
     def _decode_targets(self, Y):
+        """``self._label_binarizer.inverse_transform(Y)``.
+
+        For binary and multiclass targets, decoded on every predict, scikit-
+        learn's rule is written out: the class of the largest output, or of
+        the output above the threshold 0.5."""
+        kind, classes = self._label_binarizer.y_type_, self.classes_
+        if kind == "multiclass":
+            return classes[Y.argmax(axis=1)]
+        if kind == "binary" and len(classes) == 2:
+            return classes[(Y > 0.5).astype(np.intp).ravel()]
         return self._label_binarizer.inverse_transform(Y.ravel() if Y.shape[1] == 1 else Y)
 
     @available_if(lambda est: est._partial_fit_available())

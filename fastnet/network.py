@@ -32,6 +32,8 @@ HIDDEN_ACTIVATION = OUTPUT_ACTIVATION + [list, tuple]
 
 LOSSES = {code.name.lower(): code for code in kernels.Loss}
 
+FLOAT_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
+
 # Output activation and loss pairs whose delta is a - t (P.9); the step
 # output's perceptron rule (P.3) takes it with any loss.
 FUSED_PAIRS = {("softmax", "cross_entropy"), ("identity", "squared_error"),
@@ -222,7 +224,10 @@ class BaseNetwork(StochasticSolver, LbfgsSolver, LayerWeights, BaseEstimator):
             self._y_1d = y_1d
         self.out_activation_ = self._layer_acts[-1].name
         self._check_targets(Y)
-        self._random_state = check_random_state(self.random_state)
+        if first_pass or self._draws_random_numbers(Y.shape[0]):
+            # seeding a RandomState from an int costs more than a one-row
+            # partial_fit, which draws nothing (a permutation of one sample)
+            self._random_state = check_random_state(self.random_state)
         if first_pass:
             self._initialize(layer_units, dtype)
         try:
@@ -241,6 +246,12 @@ class BaseNetwork(StochasticSolver, LbfgsSolver, LayerWeights, BaseEstimator):
 
     def _check_targets(self, Y):
         """Refuse targets the output layer and loss cannot learn (Network)."""
+
+    def _draws_random_numbers(self, n_samples):
+        """Whether training on n_samples draws from the random state (the
+        initial weights are drawn only by a first fit)."""
+        return self.solver != "lbfgs" and (self.early_stopping
+                                           or (self.shuffle and n_samples > 1))
 
     def _initialize(self, layer_units, dtype):
         """New weights and fresh training records, as scikit-learn's _initialize."""
@@ -265,6 +276,8 @@ class BaseNetwork(StochasticSolver, LbfgsSolver, LayerWeights, BaseEstimator):
         self._best_params = self._params.copy()
 
     def _validate_input(self, X, y, incremental, reset):
+        if not reset and self._plain_targets(X, y):
+            return X, y
         return validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
                              y_numeric=True, dtype=(np.float64, np.float32), reset=reset)
 
@@ -311,9 +324,35 @@ class BaseNetwork(StochasticSolver, LbfgsSolver, LayerWeights, BaseEstimator):
 
     # ------------------------------------------------------------ predict
     def _check_X(self, X):
+        """X as scikit-learn's validate_data checks it for a fitted model.
+
+        Plain input (see _plain_X) passes every one of those checks as it is
+        and is returned without validate_data's cost, which is most of a
+        one-row prediction's.  Anything else -- and any failure -- goes
+        through validate_data, for its conversions, errors and feature-name
+        warnings."""
+        if self._plain_X(X):
+            return X
         check_is_fitted(self)
         return validate_data(self, X, accept_sparse=["csr", "csc"], reset=False,
                              dtype=(np.float64, np.float32))
+
+    def _plain_X(self, X):
+        """Whether X is a finite float32/float64 ndarray of the fitted width,
+        given to a model fitted without feature names."""
+        return (type(X) is np.ndarray and X.ndim == 2 and X.dtype in FLOAT_DTYPES
+                and "_params" in self.__dict__ and "feature_names_in_" not in self.__dict__
+                and X.shape[1] == self.n_features_in_ and X.shape[0] > 0
+                and bool(np.isfinite(X).all()))
+
+    def _plain_targets(self, X, y):
+        """Whether (X, y) pass validate_data's checks for a fitted model as
+        they are: plain X, and y a finite numeric ndarray with X's rows, 1-D
+        or with several columns (one column is raveled with a warning)."""
+        return (self._plain_X(X) and type(y) is np.ndarray and y.dtype.kind in "biuf"
+                and (y.ndim == 1 or (y.ndim == 2 and y.shape[1] > 1))
+                and y.shape[0] == X.shape[0]
+                and (y.dtype.kind != "f" or bool(np.isfinite(y).all())))
 
     def _forward_output(self, X):
         """Output activations (n_samples, n_outputs) of validated X.
@@ -360,6 +399,11 @@ class BaseNetwork(StochasticSolver, LbfgsSolver, LayerWeights, BaseEstimator):
             self._params, grad, to_samples(X, dtype, Y, sample_weight))
         coefs, intercepts = self._layout.views(grad)
         return loss, [c.copy() for c in coefs], [b.copy() for b in intercepts]
+
+    def __sklearn_is_fitted__(self):
+        # fitted once a fit laid out the weights (scikit-learn's default scans
+        # every attribute, on every partial_fit call)
+        return "_params" in self.__dict__
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

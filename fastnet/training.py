@@ -19,7 +19,6 @@ import numpy as np
 from sklearn.base import is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
-from sklearn.utils import shuffle
 
 from .checkpoint import Checkpoint
 from .exceptions import DeadUnitsWarning
@@ -33,6 +32,15 @@ from .threads import single_threaded_blas
 # fit, or several partial_fit calls): a small batch may leave a small layer
 # silent without anything being wrong.
 DEAD_LAYER_MIN_SAMPLES = 100
+
+
+def _shuffled(indices, random_state):
+    """``sklearn.utils.shuffle(indices, random_state=random_state)`` written
+    out: the same call of the same RandomState (shuffling the previous
+    permutation, as scikit-learn's MLP does), without its validation."""
+    order = np.arange(len(indices))
+    random_state.shuffle(order)
+    return indices[order]
 
 
 class Diverged(Exception):
@@ -180,15 +188,17 @@ class StochasticSolver:
     def _run_epochs(self, epochs, n_samples, validation, incremental, checkpoint, progress):
         """scikit-learn's epoch loop: shuffle, train, bookkeeping, stopping.
 
-        The checkpoint is saved once an epoch's bookkeeping is done, so that an
-        interrupted or diverging epoch leaves the records and weights of the
-        last completed one."""
+        The checkpoint is saved as each epoch after the first begins, once
+        the previous one's bookkeeping is done, so that an interrupted or
+        diverging epoch leaves the records and weights of the last completed
+        one (or, in the first epoch, the state before the call)."""
         sample_idx = np.arange(n_samples, dtype=int)
         dead_warned = False
-        for _ in range(self.max_iter):
+        for epoch in range(self.max_iter):
+            if epoch:
+                checkpoint.save()   # the end of the previous epoch, records and all
             if self.shuffle:
-                # shuffle the previous permutation, as scikit-learn does
-                sample_idx = shuffle(sample_idx, random_state=self._random_state)
+                sample_idx = _shuffled(sample_idx, self._random_state)
             total = epochs.run(np.ascontiguousarray(sample_idx, dtype=np.intp), progress)
             self.n_iter_ += 1
             self.loss_ = total / n_samples
@@ -208,7 +218,6 @@ class StochasticSolver:
                     progress.note(message + " Stopping.")
                 if not stop:
                     self._no_improvement_count = 0
-            checkpoint.save()
             if stop or incremental:
                 break
             if self.n_iter_ == self.max_iter:

@@ -438,8 +438,13 @@ cdef _check_order(const intp[::1] order, intp n_samples):
                              f"(there are {n_samples})")
 
 
+cdef dict _KNOWN_CODES = {}
+
+
 cdef _check_codes(codes, table, what):
-    known = {int(code) for code in table}
+    known = _KNOWN_CODES.get(table)
+    if known is None:
+        known = _KNOWN_CODES[table] = frozenset(int(code) for code in table)
     unknown = sorted({int(c) for c in codes.ravel()} - known)
     if unknown:
         raise ValueError(f"unknown {what} code(s) {unknown}; known: {sorted(known)}")
