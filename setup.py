@@ -87,11 +87,16 @@ def kernels(name, extra_args=()):
 
 
 extensions = [kernels("_kernels_portable")]
-# A second build for CPUs with AVX2 and FMA (chosen at import time by
-# fastnet/kernels.py): the inline loops vectorise four doubles wide.
-avx2 = ["-mavx2", "-mfma"]
-if platform.machine().lower() in ("x86_64", "amd64") and accepts(avx2):
-    extensions.append(kernels("_kernels_avx2", avx2))
+# Builds for wider vector units, chosen at import time by fastnet/kernels.py
+# when the CPU has them: AVX2 with FMA (four doubles a vector), and AVX-512
+# (eight; GCC keeps 256-bit vectors unless asked to prefer 512-bit ones).
+VARIANTS = {
+    "_kernels_avx2": ["-mavx2", "-mfma"],
+    "_kernels_avx512": ["-mavx512f", "-mavx512vl", "-mavx512dq", "-mavx512bw", "-mavx2",
+                        "-mfma", "-mprefer-vector-width=512"],
+}
+if platform.machine().lower() in ("x86_64", "amd64"):
+    extensions += [kernels(name, flags) for name, flags in VARIANTS.items() if accepts(flags)]
 
 
 

@@ -1,10 +1,10 @@
-"""The kernel build this CPU runs: AVX2/FMA when available, portable otherwise.
+"""The kernel build this CPU runs: the widest vector unit it has.
 
 setup.py compiles the same Cython source (``fastnet/_kernels/``) once per
 instruction set: ``_kernels_portable`` for any x86-64 (SSE2) and, where the
-compiler accepts the flags, ``_kernels_avx2`` with ``-mavx2 -mfma``, which
-runs the per-sample loops about twice as fast.  Set
-``FASTNET_KERNELS=portable`` to force the portable build.
+compiler accepts the flags, ``_kernels_avx2`` (AVX2 and FMA) and
+``_kernels_avx512`` (AVX-512).  Set ``FASTNET_KERNELS`` to a build's name
+(``portable``, ``avx2-fma``, ``avx512``) to force it.
 
 Everything the rest of fastnet uses from the kernels goes through this
 module: ``Plan``, ``Samples``, the code tables ``Activation``, ``Loss`` and
@@ -15,15 +15,17 @@ import os
 
 from . import _kernels_portable as portable
 
-BUILDS = {"portable": "_kernels_portable", "avx2-fma": "_kernels_avx2"}
+# Every build, slowest first, with the CPU query that says this machine runs it.
+BUILDS = {"portable": "_kernels_portable", "avx2-fma": "_kernels_avx2",
+          "avx512": "_kernels_avx512"}
+_RUNS_ON_THIS_CPU = {"portable": lambda: True, "avx2-fma": portable.cpu_has_avx2_fma,
+                     "avx512": portable.cpu_has_avx512}
 
 
 def available_builds():
-    """Names of the builds this machine can run, portable first."""
-    names = ["portable"]
-    if portable.cpu_has_avx2_fma() and _importable("avx2-fma"):
-        names.append("avx2-fma")
-    return names
+    """Names of the builds this machine can run (built, and supported by the
+    CPU), slowest first."""
+    return [name for name in BUILDS if _RUNS_ON_THIS_CPU[name]() and _importable(name)]
 
 
 def load(name):

@@ -47,8 +47,15 @@ cdef extern from *:
         __builtin_cpu_init();
         return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     }
+    static int fastnet_cpu_has_avx512(void) {
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")
+            && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw")
+            && fastnet_cpu_has_avx2_fma();
+    }
     #else
     static int fastnet_cpu_has_avx2_fma(void) { return 0; }
+    static int fastnet_cpu_has_avx512(void) { return 0; }
     #endif
     """
     unsigned int _flush_denormals "fastnet_flush_denormals"() noexcept nogil
@@ -57,6 +64,7 @@ cdef extern from *:
     int _max_threads "fastnet_max_threads"() noexcept nogil
     int _has_openmp "fastnet_has_openmp"() noexcept nogil
     int _cpu_has_avx2_fma "fastnet_cpu_has_avx2_fma"() noexcept nogil
+    int _cpu_has_avx512 "fastnet_cpu_has_avx512"() noexcept nogil
 
 
 def max_threads():
@@ -72,3 +80,8 @@ def has_openmp():
 def cpu_has_avx2_fma():
     """Whether this CPU runs the AVX2/FMA build of these kernels."""
     return bool(_cpu_has_avx2_fma())
+
+
+def cpu_has_avx512():
+    """Whether this CPU runs the AVX-512 build of these kernels."""
+    return bool(_cpu_has_avx512())
