@@ -5,7 +5,9 @@ An activation is given as a name (``'relu'``), an object (``Logistic(k=2)``,
 kernels know each one by its ``kernels.Activation`` code and up to three
 float parameters.
 """
+import math
 from dataclasses import dataclass
+from numbers import Real
 
 from .kernels import Activation
 
@@ -59,8 +61,7 @@ class _Plain:
 def resolve(spec, where):
     """The activation object for a name or object; ``where`` names the parameter."""
     if isinstance(spec, (Logistic, ELU, _Plain)):
-        if isinstance(spec, Logistic) and spec.L <= 0:
-            raise ValueError(f"{where}: Logistic needs L > 0, got L={spec.L}.")
+        _check_parameters(spec, where)
         return spec
     if isinstance(spec, str):
         if spec == "logistic":
@@ -73,6 +74,29 @@ def resolve(spec, where):
         f"{where} must be one of {sorted(CODES)}, fastnet.Logistic(...) or "
         f"fastnet.ELU(...); got {spec!r}."
     )
+
+
+def _check_parameters(spec, where):
+    """An activation object's parameters are finite real numbers (L > 0)."""
+    names = {"Logistic": ("L", "k", "x0"), "ELU": ("alpha",)}.get(type(spec).__name__, ())
+    for name in names:
+        value = getattr(spec, name)
+        if not (isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)):
+            raise ValueError(f"{where}: {type(spec).__name__}'s {name} must be a finite "
+                             f"number, got {value!r}.")
+    if isinstance(spec, Logistic) and spec.L <= 0:
+        raise ValueError(f"{where}: Logistic needs L > 0, got L={spec.L}.")
+    if isinstance(spec, ELU) and spec.alpha <= 0:
+        raise ValueError(f"{where}: ELU needs alpha > 0, got alpha={spec.alpha}.")
+
+
+def output_range(spec):
+    """(low, high) bounds of an activation's outputs (inclusive or not)."""
+    if spec.name == "logistic":
+        return 0.0, spec.L
+    return {"softmax": (0.0, 1.0), "step": (0.0, 1.0), "exp": (0.0, math.inf),
+            "relu": (0.0, math.inf), "tanh": (-1.0, 1.0)}.get(spec.name,
+                                                              (-math.inf, math.inf))
 
 
 def resolve_hidden(spec, n_hidden):

@@ -11,11 +11,21 @@ import numpy as np
 from . import kernels
 
 
+# Parameters a network may have: 2**48 doubles are 2 PiB; beyond this the
+# offsets (intp) could wrap around.
+MAX_PARAMETERS = 2 ** 48
+
+
 class Layout:
     """The offsets of every layer in the flat buffers, for ``layer_units``."""
 
     def __init__(self, layer_units):
-        self.units = np.asarray(layer_units, dtype=np.intp)
+        sizes = [int(units) for units in layer_units]
+        n_params = sum(i * o + o for i, o in zip(sizes[:-1], sizes[1:]))
+        if n_params > MAX_PARAMETERS:
+            raise MemoryError(f"a network with layers {sizes} has {n_params} parameters: "
+                              "more than a computer's memory holds")
+        self.units = np.asarray(sizes, dtype=np.intp)
         (self.w_off, self.b_off, self.a_off, self.n_params,
          self.n_units) = kernels.layer_offsets(self.units)
 
@@ -66,8 +76,11 @@ class LayerList(list):
 
 
 def _checked(value, view, name):
-    """value as an array fit to be copied into view: same shape, finite."""
+    """value as an array fit to be copied into view: real numbers, same shape,
+    finite."""
     value = np.asarray(value)
+    if value.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must hold real numbers, got {value.dtype} values")
     if value.shape != view.shape:
         raise ValueError(f"{name}: expected shape {view.shape}, got {value.shape}")
     if not np.all(np.isfinite(value)):

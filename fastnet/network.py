@@ -17,7 +17,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from . import kernels, threads
-from .activations import CODES, ELU, Logistic, resolve, resolve_hidden
+from .activations import CODES, ELU, Logistic, output_range, resolve, resolve_hidden
 from .exceptions import DivergenceError
 from .initializers import initial_params
 from .layout import LayerWeights, Layout
@@ -66,7 +66,8 @@ PARAMETER_CONSTRAINTS = {
     "max_fun": [Interval(Integral, 1, None, closed="left")],
     "init": [StrOptions({"auto", "he", "xavier", "sklearn"})],
     "dtype": [StrOptions({"float64", "float32"}), None, type],
-    "n_jobs": [Integral, None],
+    "n_jobs": [Interval(Integral, 1, None, closed="left"),
+               Interval(Integral, None, -1, closed="right"), None],
 }
 
 
@@ -131,10 +132,13 @@ class BaseNetwork(StochasticSolver, LbfgsSolver, LayerWeights, BaseEstimator):
 
     def _hidden_sizes(self):
         sizes = self.hidden_layer_sizes
-        if not hasattr(sizes, "__iter__"):
+        if not hasattr(sizes, "__iter__") or isinstance(sizes, str):
             sizes = [sizes]
         sizes = list(sizes)
-        if np.any(np.array(sizes) <= 0):
+        if not all(isinstance(s, Integral) and not isinstance(s, bool) for s in sizes):
+            raise ValueError("hidden_layer_sizes must hold whole numbers of units, got "
+                             f"{sizes!r}.")
+        if any(s <= 0 for s in sizes):
             raise ValueError("hidden_layer_sizes must be > 0, got %s." % sizes)
         return [int(s) for s in sizes]
 
@@ -198,38 +202,19 @@ class BaseNetwork(StochasticSolver, LbfgsSolver, LayerWeights, BaseEstimator):
 
     # ---------------------------------------------------------------- fit
     def _fit(self, X, y, sample_weight=None, incremental=False):
-        previous = dict(self.__dict__)  # the model before this call (new objects
-        # replace its arrays and lists when a fit starts from scratch)
-        hidden = self._hidden_sizes()
-        first_pass = "_params" not in self.__dict__ or (not self.warm_start and not incremental)
-        X, y = self._validate_input(X, y, incremental, reset=first_pass)
-        dtype = self._dtype_for(X) if first_pass else self._params.dtype.type
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X, dtype=dtype)
-        y_1d = y.ndim == 1
-        # converted to the training dtype only after the early-stopping split,
-        # which stratifies on the targets as they are (scikit-learn's messages)
-        Y = y.reshape((-1, 1)) if y_1d else y
-        layer_units = [X.shape[1]] + hidden + [Y.shape[1]]
-        if not first_pass and list(self._layout.units) != layer_units:
-            raise ValueError(
-                f"the network has layers {list(self._layout.units)} but this data needs "
-                f"{layer_units}; fit from scratch (warm_start=False) to change them"
-            )
-        self.n_outputs_ = Y.shape[1]
-        self._layer_acts, self._loss, self._fused = self._resolve_layers(len(hidden))
-        # Network predicts 1-D when trained on 1-D y; set only once the
-        # call has passed validation, so that a failing call changes nothing
-        if y_1d or first_pass:
-            self._y_1d = y_1d
-        self.out_activation_ = self._layer_acts[-1].name
-        self._check_targets(Y)
-        if first_pass or self._draws_random_numbers(Y.shape[0]):
-            # seeding a RandomState from an int costs more than a one-row
-            # partial_fit, which draws nothing (a permutation of one sample)
-            self._random_state = check_random_state(self.random_state)
-        if first_pass:
-            self._initialize(layer_units, dtype)
+        """Validate, lay out and initialise as needed, then train.
+
+        A call that fails before training leaves the model exactly as it was
+        (new objects replace its arrays and lists when a fit starts from
+        scratch, so the saved attributes are the old model).  Training itself
+        restores its checkpoint when it diverges or is interrupted."""
+        previous = dict(self.__dict__)
+        try:
+            first_pass, X, Y, sample_weight = self._prepare(X, y, sample_weight, incremental)
+        except Exception:
+            self.__dict__.clear()
+            self.__dict__.update(previous)
+            raise
         try:
             if self.solver in ("sgd", "adam"):
                 self._fit_stochastic(X, Y, sample_weight, incremental)
@@ -243,6 +228,49 @@ class BaseNetwork(StochasticSolver, LbfgsSolver, LayerWeights, BaseEstimator):
             raise DivergenceError(diverged.explain(self._divergence_sentence, refitted,
                                                    self.learning_rate_init)) from None
         return self
+
+    def _prepare(self, X, y, sample_weight, incremental):
+        """Everything before training: returns (first_pass, X, Y, sample_weight)."""
+        hidden = self._hidden_sizes()
+        self._n_threads()          # n_jobs is checked before anything changes
+        first_pass = "_params" not in self.__dict__ or (not self.warm_start and not incremental)
+        X, y = self._validate_input(X, y, incremental, reset=first_pass)
+        dtype = self._dtype_for(X) if first_pass else self._params.dtype.type
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=dtype)
+        y_1d = y.ndim == 1
+        # converted to the training dtype only after the early-stopping split,
+        # which stratifies on the targets as they are (scikit-learn's messages)
+        Y = y.reshape((-1, 1)) if y_1d else y
+        if Y.dtype.kind not in "biuf":
+            try:
+                Y = np.asarray(Y, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise ValueError(f"{type(self).__name__} needs numeric targets; y holds "
+                                 f"{Y.dtype} values") from None
+        if not np.all(np.isfinite(Y)):
+            raise ValueError("Input y contains NaN or infinity.")
+        layer_units = [X.shape[1]] + hidden + [Y.shape[1]]
+        if not first_pass and list(self._layout.units) != layer_units:
+            raise ValueError(
+                f"the network has layers {[int(u) for u in self._layout.units]} but this "
+                f"data needs {layer_units}; fit from scratch (warm_start=False) to change "
+                "them")
+        self.n_outputs_ = Y.shape[1]
+        self._layer_acts, self._loss, self._fused = self._resolve_layers(len(hidden))
+        # Network predicts 1-D when trained on 1-D y
+        if y_1d or first_pass:
+            self._y_1d = y_1d
+        self.out_activation_ = self._layer_acts[-1].name
+        self._check_targets(Y)
+        if first_pass or self._draws_random_numbers(Y.shape[0]):
+            # seeding a RandomState from an int costs more than a one-row
+            # partial_fit, which draws nothing (a permutation of one sample)
+            self._random_state = check_random_state(self.random_state)
+        if first_pass:
+            self._initialize(layer_units, dtype)
+        self._kernel_plan()        # the kernels accept the layout and settings
+        return first_pass, X, Y, sample_weight
 
     def _check_targets(self, Y):
         """Refuse targets the output layer and loss cannot learn (Network)."""
@@ -507,6 +535,15 @@ class Network(RegressorMixin, BaseNetwork):
 
     def _check_targets(self, Y):
         out = self._layer_acts[-1].name
+        low, high = output_range(self._layer_acts[-1])
+        if (self._loss in ("cross_entropy", "binary_cross_entropy") and high > 1) or \
+                (self._loss == "poisson" and (low < 0 or out in ("relu", "step"))):
+            raise ValueError(
+                f"loss={self._loss!r} takes the log of the outputs, which "
+                f"output_activation={out!r} does not keep in "
+                f"{'(0, 1)' if self._loss != 'poisson' else '(0, inf)'}: use 'softmax' or "
+                "'logistic' (L <= 1) for the cross entropies, 'exp', 'softmax' or "
+                "'logistic' for Poisson.")
         if out == "softmax" and Y.shape[1] == 1:
             raise ValueError(
                 "output_activation='softmax' over a single output is the constant 1 and "

@@ -34,15 +34,20 @@ def in_forked_child():
 
 
 def n_threads(n_jobs):
-    """OpenMP threads for ``n_jobs``: None or negative means all the process
-    may use; always 1 in a forked child (see the module docstring)."""
+    """OpenMP threads for ``n_jobs``, as joblib counts: None or -1 all the
+    process may use, -2 all but one, ...; never more than that (a team of
+    threads beyond the cores only waits), and 1 in a forked child (see the
+    module docstring)."""
     if n_jobs == 0:
         raise ValueError("n_jobs == 0 has no meaning; use None, -1 or a positive int")
     if _forked:
         return 1
-    if n_jobs is None or n_jobs < 0:
-        return max(1, kernels.max_threads())
-    return int(n_jobs)
+    available = max(1, kernels.max_threads())
+    if n_jobs is None:
+        return available
+    if n_jobs < 0:
+        return max(1, available + 1 + n_jobs)
+    return min(int(n_jobs), available)
 
 
 @functools.lru_cache(maxsize=1)

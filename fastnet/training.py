@@ -214,8 +214,10 @@ class StochasticSolver:
             if self._no_improvement_count > self.n_iter_no_change:
                 message = self._stall_message(validation)
                 stop = self._optimizer.trigger_stopping(message, progress.lines)
-                if stop and not progress.lines:
-                    progress.note(message + " Stopping.")
+                if not progress.lines:   # the bar shows what scikit-learn prints
+                    progress.note(message + (" Stopping." if stop else
+                                             " Setting learning rate to %f"
+                                             % self._optimizer.learning_rate))
                 if not stop:
                     self._no_improvement_count = 0
             if stop or incremental:

@@ -12,9 +12,24 @@ import fastnet.kernels
 from fastnet.kernels import available_builds, choose, load
 
 
-def test_available_builds_portable_first_avx2_where_the_cpu_has_it():
-    cpu_runs_avx2 = fastnet.kernels.portable.cpu_has_avx2_fma()
-    assert available_builds() == (["portable", "avx2-fma"] if cpu_runs_avx2 else ["portable"])
+def test_available_builds_slowest_first_where_the_cpu_has_them():
+    cpu = fastnet.kernels.portable
+    want = (["portable"] + (["avx2-fma"] if cpu.cpu_has_avx2_fma() else [])
+            + (["avx512"] if cpu.cpu_has_avx512() else []))
+    assert available_builds() == want
+
+
+def test_cpu_queries_agree_with_the_kernel_flags_linux_reports():
+    """The CPU queries say what /proc/cpuinfo says (where there is one)."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if not cpuinfo.exists():
+        pytest.skip("no /proc/cpuinfo")
+    flags = set(next(line for line in cpuinfo.read_text().splitlines()
+                     if line.startswith("flags")).split(":")[1].split())
+    cpu = fastnet.kernels.portable
+    assert cpu.cpu_has_avx2_fma() == ({"avx2", "fma"} <= flags)
+    assert cpu.cpu_has_avx512() == ({"avx512f", "avx512vl", "avx512dq", "avx512bw", "avx2",
+                                     "fma"} <= flags)
 
 
 def test_choose_picks_the_fastest_available(monkeypatch):
@@ -35,11 +50,13 @@ def test_choose_refuses_an_unknown_build_naming_the_available(requested):
 def test_choose_refuses_a_build_the_cpu_cannot_run(monkeypatch):
     """On a CPU without AVX2/FMA the avx2-fma build is neither listed nor
     chosen, even when requested (it would die of an illegal instruction)."""
-    monkeypatch.setattr(fastnet.kernels.portable, "cpu_has_avx2_fma", lambda: False)
+    monkeypatch.setitem(fastnet.kernels._RUNS_ON_THIS_CPU, "avx2-fma", lambda: False)
+    monkeypatch.setitem(fastnet.kernels._RUNS_ON_THIS_CPU, "avx512", lambda: False)
     assert available_builds() == ["portable"]
     assert choose() == "portable"
-    with pytest.raises(ValueError, match=r"\['portable'\]"):
-        choose("avx2-fma")
+    for build in ("avx2-fma", "avx512"):
+        with pytest.raises(ValueError, match=r"\['portable'\]"):
+            choose(build)
 
 
 def test_load_refuses_an_unknown_name():

@@ -7,6 +7,7 @@
 # Samples check shapes and dtypes once, Python decides everything else.
 cimport numpy as cnp
 import numpy as np
+import operator
 from cython cimport floating
 from cython.parallel cimport parallel, prange
 from libc.math cimport exp, expm1, log, sqrt, sqrtf, tanh, pow as cpow

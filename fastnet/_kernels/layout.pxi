@@ -37,6 +37,11 @@ cdef inline int _threads_for(const Layout* net, intp l) noexcept nogil:
     return 1
 
 
+# Parameters a plan may have (2**48 doubles are 2 PiB): far below where the
+# offsets, intp, would wrap around.
+MAX_PARAMETERS = 2 ** 48
+
+
 def layer_offsets(layer_units):
     """Where each layer lives in the flat buffers, for these units per layer.
 
@@ -45,7 +50,10 @@ def layer_offsets(layer_units):
     units start at a_off[l] in the work buffers; n_params and n_units are the
     buffers' lengths.
     """
-    sizes = np.ascontiguousarray(layer_units, dtype=np.intp)
+    units = [operator.index(u) for u in layer_units]
+    if sum(i * o + o for i, o in zip(units[:-1], units[1:])) > MAX_PARAMETERS:
+        raise ValueError(f"layers {units} hold more parameters than memory can")
+    sizes = np.asarray(units, dtype=np.intp)
     n_layers = sizes.shape[0] - 1
     n_in, n_out = sizes[:n_layers], sizes[1:]
     w_off = np.zeros(n_layers, dtype=np.intp)

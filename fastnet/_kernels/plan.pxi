@@ -64,7 +64,7 @@ cdef class Plan:
     cdef intp _batch_rows
     cdef readonly intp activity_samples  # samples trained on since reset_activity
 
-    def __init__(self, layer_units, activations, activation_params, int loss, *,
+    def __init__(self, layer_units, activations, activation_params, loss, *,
                  bint fused_delta, double loss_scale=1.0, double alpha=0.0,
                  dtype=np.float64, int n_threads=1,
                  intp parallel_min_weights=PARALLEL_MIN_WEIGHTS,
@@ -76,7 +76,7 @@ cdef class Plan:
             raise ValueError(f"n_threads must be >= 1, got {n_threads}")
         if parallel_min_weights < 0:
             raise ValueError(f"parallel_min_weights must be >= 0, got {parallel_min_weights}")
-        _check_codes(np.asarray([loss]), Loss, "loss")
+        loss = _checked_code(loss, Loss, "loss")
         self.itemsize = self.dtype.itemsize
         self._set_layout(layer_units, activations, activation_params)
         self.net.loss = loss
@@ -91,15 +91,15 @@ cdef class Plan:
     def _set_layout(self, layer_units, activations, activation_params):
         cdef intp l
         sizes = np.asarray(layer_units)
-        codes = np.asarray(activations)
         prm = np.ascontiguousarray(activation_params, dtype=np.float64)
         n_layers = sizes.shape[0] - 1 if sizes.ndim == 1 else 0
         if n_layers < 1 or sizes.dtype.kind not in "iu" or np.any(sizes < 1) \
-                or codes.shape != (n_layers,) or prm.shape != (n_layers, 3):
+                or len(activations) != n_layers or prm.shape != (n_layers, 3):
             raise ValueError("a plan needs integer units per layer (at least 2 "
                              "layers, each at least 1 unit), and an activation code "
                              "and 3 parameters per weight layer")
-        _check_codes(codes, Activation, "activation")
+        codes = np.array([_checked_code(code, Activation, "activation")
+                          for code in activations])
         logistic = codes == LOGISTIC
         if not np.all(np.isfinite(prm)) or np.any(prm[logistic, 0] == 0):
             raise ValueError("activation parameters must be finite, and a logistic's "
@@ -214,7 +214,7 @@ cdef class Plan:
 
     def train_epoch(self, floating[::1] params, floating[::1] first_moment,
                     floating[::1] second_moment, Samples samples, const intp[::1] order,
-                    intp batch_size, OptimizerStep optimizer, double loss_sum=0.0):
+                    intp batch_size, dict optimizer, double loss_sum=0.0):
         """Train on the samples in `order`, batch_size at a time (1: per sample).
 
         params, first_moment and second_moment (momentum's velocity or Adam's
@@ -240,6 +240,7 @@ cdef class Plan:
         cdef BatchScratch batch
         cdef floating* grad = NULL
         cdef EpochProgress progress
+        cdef OptimizerStep step
         cdef unsigned int fp_mode
         batch.rows = 0
         progress.loss_sum = loss_sum
@@ -249,10 +250,11 @@ cdef class Plan:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         _check_order(order, samples.n_samples)
-        _check_codes(np.asarray([optimizer.kind]), Optimizer, "optimizer kind")
-        if optimizer.kind != SGD:
+        _checked_code(optimizer.get("kind"), Optimizer, "optimizer kind")
+        step = optimizer
+        if step.kind != SGD:
             M = self._state(first_moment, "first_moment")
-        if optimizer.kind == ADAM:
+        if step.kind == ADAM:
             V = self._state(second_moment, "second_moment")
         if batch_size > 1:
             grad = <floating*> self._gradient_buffer()
@@ -261,7 +263,7 @@ cdef class Plan:
         with nogil:
             fp_mode = _flush_denormals()   # this thread's share; workers set their own
             _train(self, &params[0], M, V, &samples.data, &order[0], n, batch_size,
-                   &optimizer, grad, &batch, &progress)
+                   &step, grad, &batch, &progress)
             if not progress.diverged and not _all_finite(&params[0], self.n_params):
                 progress.diverged = True
             _restore_fp_mode(fp_mode)
@@ -441,10 +443,15 @@ cdef _check_order(const intp[::1] order, intp n_samples):
 cdef dict _KNOWN_CODES = {}
 
 
-cdef _check_codes(codes, table, what):
+cdef int _checked_code(code, table, what) except? -1:
+    """An integer code of the enum ``table``, or a ValueError naming ``what``."""
     known = _KNOWN_CODES.get(table)
     if known is None:
-        known = _KNOWN_CODES[table] = frozenset(int(code) for code in table)
-    unknown = sorted({int(c) for c in codes.ravel()} - known)
-    if unknown:
-        raise ValueError(f"unknown {what} code(s) {unknown}; known: {sorted(known)}")
+        known = _KNOWN_CODES[table] = frozenset(int(c) for c in table)
+    try:
+        value = operator.index(code)
+    except TypeError:
+        value = None
+    if value not in known:
+        raise ValueError(f"unknown {what} code {code!r}; known: {sorted(known)}")
+    return value

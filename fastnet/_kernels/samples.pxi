@@ -73,6 +73,8 @@ cdef class Samples:
 
     @staticmethod
     def csr(data, indices, indptr, intp n_features, Y=None, sample_weight=None):
+        if n_features < 0:
+            raise ValueError(f"n_features must be >= 0, got {n_features}")
         _check_array(data, 1, None)
         _check_array(indices, 1, np.intp)
         _check_array(indptr, 1, np.intp)
