@@ -6,12 +6,19 @@ in files that loading never unpickles; ``plot_loss_curve`` draws training
 (matplotlib, imported on first use); ``to_onnx`` exports a fitted model (with
 the optional extra ``fastnet[onnx]``).
 """
+from ._docstrings import compose
 from .activations import ELU, Logistic
 from .estimators import MLPClassifier, MLPRegressor
 from .exceptions import DeadUnitsWarning, DivergenceError
 from .network import Network
 from .persistence import load, save
 from .plotting import plot_loss_curve
+
+# help() of each estimator shows every parameter and attribute: the ones
+# the three share are described once, in fastnet/_docstrings.py
+for _estimator in (Network, MLPClassifier, MLPRegressor):
+    compose(_estimator)
+del compose, _estimator
 
 __all__ = ["Network", "MLPClassifier", "MLPRegressor", "Logistic", "ELU", "save", "load",
            "plot_loss_curve", "to_onnx", "DivergenceError", "DeadUnitsWarning"]

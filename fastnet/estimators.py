@@ -46,31 +46,72 @@ class _DropIn(BaseNetwork):
         return X, y
 
 
+# The docstrings' {shared parameters} and {shared attributes} lines are filled
+# in from fastnet/_docstrings.py when fastnet is imported.
 class MLPClassifier(ClassifierMixin, _DropIn):
     """Multi-layer perceptron classifier: scikit-learn's, trained by fastnet.
 
-    Binary targets get one logistic output with binary cross entropy
-    (docs/maths.md, 2.28), multiclass a softmax output with cross entropy
-    (2.21), multilabel (2-D 0/1 y) logistic outputs with binary cross
-    entropy.  Parameters are scikit-learn's ``MLPClassifier``'s plus:
+    A drop-in replacement for ``sklearn.neural_network.MLPClassifier``, with
+    its parameters and defaults, fitted attributes, warnings, errors and
+    random-number use: the same ``random_state`` gives scikit-learn's weights
+    and loss curve, to rounding.  Binary targets get one logistic output with
+    binary cross entropy (docs/maths.md, 2.28), multiclass targets a softmax
+    output with cross entropy (2.21), multilabel targets (2-D 0/1 y) one
+    logistic output per label.  fastnet's extras are ``init``, ``dtype``,
+    ``n_jobs``, every fastnet activation and per-layer activation lists.
 
-    init : {'sklearn', 'auto', 'he', 'xavier'}, default='sklearn'
-        'sklearn' draws the same weights as scikit-learn for the same seed.
-    dtype : {None, 'float64', 'float32'}, default=None
-        None trains in X's precision, as scikit-learn does.
-    n_jobs : int or None, default=None
-        OpenMP threads over the neurons of wide layers.
+    Parameters
+    ----------
+    {shared parameters}
+
+    Attributes
+    ----------
+    classes_ : ndarray or list of ndarray of shape (n_classes,)
+        Class labels for each output.
+    {shared attributes}
+
+    See Also
+    --------
+    MLPRegressor : The regressor of the same kind.
+    Network : The general estimator: any output activation with any loss.
 
     Notes
     -----
-    ``sample_weight`` follows scikit-learn: every step takes the weighted mean
-    over its batch, so at ``batch_size=1`` a sample's weight divides out again
-    (only a zero weight matters).  ``fastnet.Network`` instead scales a
-    per-sample step by the weight.  A fit whose loss becomes non-finite raises
-    scikit-learn's ValueError (a ``fastnet.DivergenceError``) and leaves the
-    model at its last finite point; with early stopping it keeps the best
-    weights, as scikit-learn does.  Ctrl-C stops a fit within about a tenth
-    of a second and keeps the last completed epoch.
+    ``sample_weight`` follows scikit-learn: every step takes the weighted
+    mean over its batch (T.2), so at ``batch_size=1`` a sample's weight
+    divides out of the step and scales only the L2 term (T.3); a batch whose
+    weights sum to zero raises ZeroDivisionError, as in scikit-learn.
+    ``fastnet.Network`` instead multiplies a per-sample step by the weight.
+
+    A fit whose loss becomes non-finite raises scikit-learn's ValueError (a
+    ``fastnet.DivergenceError`` that also says where training diverged) and
+    leaves the model at its last finite point; with early stopping it keeps
+    the best weights, as scikit-learn does.  Ctrl-C stops a fit within about
+    a tenth of a second, warns "Training interrupted by user." and keeps the
+    last completed epoch.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.neural_network import MLPClassifier as SklearnMLP
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from fastnet import MLPClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> X = StandardScaler().fit_transform(X)
+    >>> params = dict(hidden_layer_sizes=(10,), solver='sgd',
+    ...               learning_rate_init=0.1, random_state=0)
+    >>> clf = MLPClassifier(**params).fit(X, y)
+    >>> clf.predict(X[[0, 50, 100]])
+    array([0, 1, 2])
+    >>> bool(clf.score(X, y) > 0.95)
+    True
+
+    The same seed trains scikit-learn's model:
+
+    >>> reference = SklearnMLP(**params).fit(X, y)
+    >>> np.allclose(clf.loss_curve_, reference.loss_curve_)
+    True
     """
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
@@ -156,19 +197,46 @@ class MLPClassifier(ClassifierMixin, _DropIn):
     @available_if(lambda est: est._partial_fit_available())
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None, classes=None):
-        """One epoch over (X, y), continuing from the current weights.
+        """Train one epoch over (X, y), continuing from the current weights.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data of this batch.
         y : array-like of shape (n_samples,) or (n_samples, n_classes)
+            Its class labels, or 0/1 indicator rows for multilabel targets.
         sample_weight : array-like of shape (n_samples,), default=None
-        classes : array of shape (n_classes,), default=None
-            Every class there will be; required on the first call.
+            Weights of the samples; None weighs them equally.
+        classes : array-like of shape (n_classes,), default=None
+            Every class the stream will ever hold, e.g. ``np.unique`` of all
+            labels: required on the first call and may be left out after it
+            (given again, it must be the same).  One call's y need not hold
+            every class.
 
         Returns
         -------
-        self
+        self : MLPClassifier
+            The estimator, trained on this batch.
+
+        Raises
+        ------
+        ValueError
+            If y has a class outside ``classes_``, or with
+            ``early_stopping=True``.
+
+        Examples
+        --------
+        Iris in three chunks, as if they arrived one by one:
+
+        >>> import numpy as np
+        >>> from sklearn.datasets import load_iris
+        >>> from fastnet import MLPClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> clf = MLPClassifier(random_state=0)
+        >>> for chunk in range(3):
+        ...     clf = clf.partial_fit(X[chunk::3], y[chunk::3], classes=np.unique(y))
+        >>> clf.classes_, clf.t_
+        (array([0, 1, 2]), 150)
         """
         if _check_partial_fit_first_call(self, classes):
             self._label_binarizer = LabelBinarizer()
@@ -179,14 +247,61 @@ class MLPClassifier(ClassifierMixin, _DropIn):
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
     def predict_proba(self, X):
-        """Class probabilities, shape (n_samples, n_classes)."""
+        """Probability estimates of the classes.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+
+        Returns
+        -------
+        y_prob : ndarray of shape (n_samples, n_classes)
+            The probability of each class, in the order of ``classes_``: the
+            softmax outputs for multiclass targets, [1 - p, p] for binary
+            ones, and each label's own logistic output for multilabel ones.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.datasets import load_iris
+        >>> from fastnet import MLPClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> clf = MLPClassifier(solver='lbfgs', random_state=0).fit(X, y)
+        >>> proba = clf.predict_proba(X[:5])
+        >>> proba.shape, bool(np.allclose(proba.sum(axis=1), 1.0))
+        ((5, 3), True)
+        """
         y_pred = self._forward_output(self._check_X(X))
         if self.n_outputs_ == 1:
             return np.hstack([1 - y_pred, y_pred])
         return y_pred
 
     def predict_log_proba(self, X):
-        """Logarithm of predict_proba."""
+        """Logarithm of the probability estimates.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data, as for ``predict_proba``.
+
+        Returns
+        -------
+        log_y_prob : ndarray of shape (n_samples, n_classes)
+            ``log(predict_proba(X))``, classes in the order of ``classes_``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.datasets import load_breast_cancer
+        >>> from sklearn.preprocessing import scale
+        >>> from fastnet import MLPClassifier
+        >>> X, y = load_breast_cancer(return_X_y=True)
+        >>> clf = MLPClassifier(hidden_layer_sizes=(), solver='lbfgs', alpha=1.0)
+        >>> log_proba = clf.fit(scale(X), y).predict_log_proba(scale(X))
+        >>> log_proba.shape, bool(np.allclose(np.exp(log_proba).sum(axis=1), 1.0))
+        ((569, 2), True)
+        """
         y_prob = self.predict_proba(X)
         return np.log(y_prob, out=y_prob)
 
@@ -199,16 +314,59 @@ class MLPClassifier(ClassifierMixin, _DropIn):
 class MLPRegressor(RegressorMixin, _DropIn):
     """Multi-layer perceptron regressor: scikit-learn's, trained by fastnet.
 
-    Identity output with squared error (or exp output with Poisson loss), for
-    single and multi-output y.  Parameters are scikit-learn's ``MLPRegressor``'s
-    plus ``init``, ``dtype`` and ``n_jobs`` (see ``MLPClassifier``) and:
+    A drop-in replacement for ``sklearn.neural_network.MLPRegressor`` (see
+    ``MLPClassifier``), for single- and multi-output y: an identity output
+    with squared error, or an exp output with the Poisson loss.  fastnet's
+    extras are ``init``, ``dtype``, ``n_jobs``, every fastnet activation,
+    per-layer activation lists and ``output_activation``.
 
-    output_activation : str, fastnet activation or None, default=None
-        None: 'identity' for squared error, 'exp' for Poisson.
+    Parameters
+    ----------
+    loss : {'squared_error', 'poisson'}, default='squared_error'
+        The loss function: 'squared_error' is half the squared error,
+        averaged over the outputs as in scikit-learn (T.1); 'poisson' is
+        half the Poisson deviance (P.6) for targets y >= 0, with an exp
+        output (a log link) unless ``output_activation`` says otherwise.
+    {shared parameters}
+    output_activation : str, Logistic, ELU or None, default=None
+        Activation of the output layer, any fastnet activation (see
+        ``activation``; also 'step', trained by the perceptron rule (P.3)).
+        None is 'identity' for squared error and 'exp' for Poisson, as in
+        scikit-learn.  Outputs other than these canonical ones train through
+        the general output delta (2.16).
+
+    Attributes
+    ----------
+    {shared attributes}
+
+    See Also
+    --------
+    MLPClassifier : The classifier of the same kind.
+    Network : The general estimator: any output activation with any loss.
 
     Notes
     -----
     Sample weights, divergence and Ctrl-C behave as for ``MLPClassifier``.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_regression
+    >>> from fastnet import MLPRegressor
+    >>> X, y = make_regression(n_samples=200, n_features=5, noise=1.0,
+    ...                        random_state=0)
+    >>> reg = MLPRegressor(hidden_layer_sizes=(20,), solver='lbfgs',
+    ...                    random_state=0).fit(X, y / y.std())
+    >>> bool(reg.score(X, y / y.std()) > 0.99)
+    True
+
+    Counts with the Poisson loss, predicted through an exp output:
+
+    >>> import numpy as np
+    >>> counts = np.random.RandomState(0).poisson(np.exp(X[:, 0] / 2))
+    >>> poisson = MLPRegressor(loss='poisson', hidden_layer_sizes=(),
+    ...                        solver='lbfgs', random_state=0).fit(X, counts)
+    >>> poisson.out_activation_, bool(poisson.predict(X).min() > 0)
+    ('exp', True)
     """
 
     _parameter_constraints: dict = {

@@ -313,18 +313,54 @@ class BaseNetwork(StochasticSolver, LbfgsSolver, LayerWeights, BaseEstimator):
     def fit(self, X, y, sample_weight=None):
         """Fit the model to data matrix X and target(s) y.
 
-        Trains from scratch, or on from the current weights with
-        ``warm_start=True``.
+        Trains from newly drawn weights, or on from the current ones with
+        ``warm_start=True``, until the stopping rule (``tol``,
+        ``n_iter_no_change``) or ``max_iter``.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data; CSR or CSC matrices train without densifying
+            them (the first layer touches only the non-zeros).
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            The target values: class labels (``MLPClassifier``), real
+            numbers, or for ``Network`` whatever its loss takes (one-hot
+            rows for 'cross_entropy', values in [0, 1] for
+            'binary_cross_entropy', non-negative ones for 'poisson').
         sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples; None weighs them equally (see the
+            class's Notes).
 
         Returns
         -------
-        self
+        self : object
+            The fitted estimator.
+
+        Raises
+        ------
+        fastnet.DivergenceError
+            If the loss or the weights become non-finite; the model keeps
+            its last finite state.
+        ValueError
+            If the targets do not suit the output layer and loss, or
+            ``warm_start`` meets data that needs other layer sizes.
+
+        Warns
+        -----
+        sklearn.exceptions.ConvergenceWarning
+            When ``max_iter`` ends training before the stopping rule does.
+        fastnet.DeadUnitsWarning
+            ``Network`` only: a hidden ReLU layer stayed dead for an epoch.
+
+        Examples
+        --------
+        A line learnt by a network without hidden layer:
+
+        >>> from fastnet import MLPRegressor
+        >>> X, y = [[0.0], [0.5], [1.0], [1.5]], [0.0, 1.0, 2.0, 3.0]
+        >>> reg = MLPRegressor(hidden_layer_sizes=(), solver='lbfgs').fit(X, y)
+        >>> reg.predict([[2.0]]).round(2)
+        array([4.])
         """
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
@@ -338,15 +374,39 @@ class BaseNetwork(StochasticSolver, LbfgsSolver, LayerWeights, BaseEstimator):
     @available_if(lambda est: est._partial_fit_available())
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):
-        """One epoch over (X, y), continuing from the current weights.
+        """Train one epoch over (X, y), continuing from the current weights.
+
+        The first call starts from newly drawn weights; every call then
+        trains on, as scikit-learn's ``partial_fit`` does (the optimizer's
+        state and ``t_`` carry over, ``n_iter_`` counts this call's epoch).
+        Only for 'sgd' and 'adam' (AttributeError otherwise), except
+        ``MLPRegressor``, which like scikit-learn's also offers it for
+        'lbfgs' and then runs L-BFGS on from the current weights.
 
         Parameters
         ----------
-        X, y, sample_weight : as for ``fit``.
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data of this batch.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Its target values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples; None weighs them equally.
 
         Returns
         -------
-        self
+        self : object
+            The estimator, trained on this batch.
+
+        Examples
+        --------
+        >>> from fastnet import Network
+        >>> X, y = [[0.0], [0.5], [1.0], [1.5]], [0.0, 1.0, 2.0, 3.0]
+        >>> net = Network(hidden_layer_sizes=(), learning_rate_init=0.1,
+        ...               random_state=0)
+        >>> for epoch in range(50):
+        ...     net = net.partial_fit(X, y)
+        >>> net.t_, net.predict([[2.0]]).round(1)
+        (200, array([4.]))
         """
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
@@ -402,16 +462,32 @@ class BaseNetwork(StochasticSolver, LbfgsSolver, LayerWeights, BaseEstimator):
         return self._decode_targets(self._forward_output(X))
 
     def predict(self, X):
-        """Predict with the network.
+        """Predict using the trained network.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The samples to predict.
 
         Returns
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
-            Predicted values (Network: output activations), or class labels.
+            ``Network``: the output activations; ``MLPRegressor``: the
+            predicted values; ``MLPClassifier``: the predicted class labels
+            (0/1 indicator rows for multilabel targets).  1-D for a single
+            output (for ``Network``, when ``fit`` was given 1-D y).  Computed
+            in the wider of X's and the weights' precision.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastnet import Network
+        >>> X = np.linspace(-1, 1, 50).reshape(-1, 1)
+        >>> net = Network(hidden_layer_sizes=(), random_state=0)
+        >>> net.fit(X, 3 * X).predict([[0.5]]).round(2)
+        array([[1.5]])
+        >>> net.fit(X, 3 * X.ravel()).predict([[0.5]]).round(2)
+        array([1.5])
         """
         return self._predict_validated(self._check_X(X))
 
@@ -439,55 +515,86 @@ class BaseNetwork(StochasticSolver, LbfgsSolver, LayerWeights, BaseEstimator):
         return tags
 
 
+# The docstring's {shared parameters} and {shared attributes} lines are filled
+# in from fastnet/_docstrings.py when fastnet is imported.
 class Network(RegressorMixin, BaseNetwork):
-    """A dense feed-forward network trained by per-sample Cython kernels.
+    """A dense feed-forward network trained by fastnet's Cython kernels.
+
+    The general estimator: any hidden layers and activations, any output
+    activation with any loss, trained per sample (``batch_size=1``, the
+    default), by minibatches or full batches, with momentum, Adam or L-BFGS.
+    It follows scikit-learn's estimator contract (``fit``, ``partial_fit``,
+    ``predict``, ``score`` as R^2, ``get_params``, pipelines, grid
+    searches); ``predict`` returns the output activations, 1-D when ``fit``
+    was given 1-D y.
 
     Parameters
     ----------
-    hidden_layer_sizes : array-like of int, default=(100,)
-        Units per hidden layer; ``()`` gives a single layer (perceptron,
-        logistic or linear regression).
-    activation : str, Logistic, ELU or list, default='relu'
-        Hidden activation: 'identity', 'logistic', 'tanh', 'relu', 'elu',
-        'softmax' (also allowed in hidden layers), or an object; a list gives
-        one per hidden layer.  'step' is output-only.
-    output_activation : str or object, default='identity'
-        Activation of the output layer; 'step' trains by the perceptron rule.
-    loss : {'squared_error', 'cross_entropy', 'binary_cross_entropy', 'poisson'}
-        Per-sample loss; any output activation works with any loss.
-    solver : {'sgd', 'adam', 'lbfgs'}, default='sgd'
-    batch_size : int, 'auto' or 'full', default=1
-        1 is per-sample SGD (1.31); 'auto' is min(200, n);
-        'full' is full-batch gradient descent.
-    init : {'auto', 'he', 'xavier', 'sklearn'}, default='auto'
-        'auto': He-uniform for relu/elu, Xavier for tanh/identity/softmax,
-        4x Xavier for logistic (1.33-1.35); 'sklearn': scikit-learn's draws.
-    dtype : {'float64', 'float32'}, default='float64'
-    n_jobs : int or None, default=None
-        OpenMP threads over the neurons of wide layers; None uses all the
-        process may use.  A process forked from one that imported fastnet
-        uses one (GNU OpenMP cannot start threads there).
-
-    The other parameters are scikit-learn MLP's, with the same meaning.
-
-    Notes
-    -----
-    ``sample_weight``: a per-sample step (``batch_size=1``) scales by its
-    sample's weight (T.3), so weight 2 is close to seeing the sample twice
-    and weight 0 skips it; minibatches take the weighted mean.  A fit whose
-    loss or weights become non-finite stops at that batch and raises
-    ``fastnet.DivergenceError`` (a ValueError) saying where; the model keeps
-    the end of the previous epoch, or its state before the call.  A hidden
-    ReLU layer that is dead through an epoch warns ``DeadUnitsWarning``.
-    Ctrl-C stops a fit within about a tenth of a second, warns "Training
-    interrupted by user." and keeps the last completed epoch (weights,
-    optimizer state and records agree); ``warm_start=True`` trains on.
+    output_activation : str, Logistic or ELU, default='identity'
+        Activation of the output layer: any hidden activation (see
+        ``activation``), with 'softmax' over all outputs (2.1), or 'step'
+        (P.2), a perceptron output trained by the perceptron rule (P.3)
+        whatever the loss.
+    loss : str, default='squared_error'
+        The per-sample cost: 'squared_error', half the squared error summed
+        over the outputs (1.14); 'cross_entropy', categorical cross entropy
+        (2.18), for rows of y that are probability distributions such as
+        one-hot classes; 'binary_cross_entropy' (P.5), for targets in
+        [0, 1]; 'poisson', half the Poisson deviance (P.6), for non-negative
+        targets.  Targets the loss cannot take raise ValueError.  Any output
+        activation trains with any loss, through the general output delta
+        (2.16); the canonical pairs -- identity and squared error, softmax
+        and cross entropy, the standard logistic and binary cross entropy,
+        exp and Poisson -- use a - t (P.9).
+    {shared parameters}
 
     Attributes
     ----------
-    coefs_, intercepts_, n_layers_, n_outputs_, out_activation_, loss_,
-    loss_curve_, best_loss_, validation_scores_, best_validation_score_,
-    n_iter_, t_, n_features_in_, feature_names_in_ : as scikit-learn's MLP.
+    {shared attributes}
+
+    See Also
+    --------
+    MLPClassifier : Scikit-learn's MLP classifier, trained by fastnet.
+    MLPRegressor : Scikit-learn's MLP regressor, trained by fastnet.
+
+    Notes
+    -----
+    ``sample_weight``: a per-sample step (``batch_size=1``) is multiplied by
+    its sample's weight, so weight 2 is close to seeing the sample twice and
+    weight 0 skips it (but for the L2 decay when ``alpha > 0``), where
+    scikit-learn's mean over a batch of one divides the weight out again
+    (T.3); minibatches take the weighted mean (T.2).
+
+    A fit whose loss or weights become non-finite stops at that batch and
+    raises ``fastnet.DivergenceError`` (a ValueError) saying where; the
+    model keeps the end of the previous epoch, or its state before the call.
+    A hidden ReLU layer that stays dead through an epoch warns
+    ``fastnet.DeadUnitsWarning``.  Ctrl-C stops a fit within about a tenth
+    of a second, warns "Training interrupted by user." and keeps the last
+    completed epoch (weights, optimizer state and records agree);
+    ``warm_start=True`` trains on from there.
+
+    Examples
+    --------
+    XOR, learnt per sample by a tanh hidden layer:
+
+    >>> import numpy as np
+    >>> from fastnet import Network
+    >>> X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]] * 25, dtype=float)
+    >>> y = np.logical_xor(X[:, 0], X[:, 1]).astype(float)
+    >>> net = Network(hidden_layer_sizes=(8,), activation='tanh',
+    ...               learning_rate_init=0.05, random_state=0).fit(X, y)
+    >>> (net.predict(X[:4]) > 0.5).astype(int)
+    array([0, 1, 1, 0])
+    >>> round(net.score(X, y), 3)
+    1.0
+
+    A perceptron (docs/maths.md, P.2): one step output, no hidden layer.
+
+    >>> perceptron = Network(hidden_layer_sizes=(), output_activation='step',
+    ...                      learning_rate_init=0.1, random_state=0)
+    >>> perceptron.fit(X, np.logical_and(X[:, 0], X[:, 1])).predict(X[:4])
+    array([0., 0., 0., 1.])
     """
 
 

@@ -248,7 +248,7 @@ def _split(model):
 
 
 def to_onnx(model):
-    """The ONNX graph of a fitted fastnet model.
+    """Export a fitted fastnet model to an ONNX graph.
 
     Parameters
     ----------
@@ -281,6 +281,34 @@ def to_onnx(model):
         is not one of the scalers above.
     sklearn.exceptions.NotFittedError
         If the model or a step is not fitted.
+
+    See Also
+    --------
+    save : Write a fastnet model file, which keeps the training state too.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> import fastnet
+    >>> X, y = load_iris(return_X_y=True)
+    >>> model = make_pipeline(StandardScaler(), fastnet.MLPClassifier(
+    ...     hidden_layer_sizes=(8,), solver='lbfgs', random_state=0)).fit(X, y)
+    >>> proto = fastnet.to_onnx(model)
+    >>> [output.name for output in proto.graph.output]
+    ['label', 'probabilities']
+
+    Run it with onnxruntime (``pip install onnxruntime``):
+
+    >>> import numpy as np
+    >>> import onnxruntime
+    >>> session = onnxruntime.InferenceSession(proto.SerializeToString())
+    >>> label, probabilities = session.run(None, {"X": X.astype(np.float32)})
+    >>> bool((label == model.predict(X)).all())
+    True
+    >>> np.allclose(probabilities, model.predict_proba(X), atol=1e-5)
+    True
     """
     onnx = _import_onnx()
 

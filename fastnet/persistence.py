@@ -108,6 +108,11 @@ _ALLOWED = {
 def save(model, path, *, metadata=None):
     """Write ``model`` to a fastnet model file.
 
+    The file keeps everything needed to predict and to train on as the saved
+    model would: weights, optimizer state, random-number generator, loss
+    curve and stopping counters.  ``load`` reads it back without unpickling
+    (see docs/model-files.md).
+
     Parameters
     ----------
     model : Network, MLPClassifier, MLPRegressor or Pipeline
@@ -125,6 +130,23 @@ def save(model, path, *, metadata=None):
     TypeError
         If ``model`` is not one of the above, or its state holds an object of
         a class outside ``TRUSTED_CLASSES``.
+
+    See Also
+    --------
+    load : Read the model back.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from sklearn.datasets import load_iris
+    >>> import fastnet
+    >>> X, y = load_iris(return_X_y=True)
+    >>> model = fastnet.MLPClassifier(solver='lbfgs', random_state=0).fit(X, y)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = os.path.join(folder, "iris.fastnet")
+    ...     fastnet.save(model, path, metadata={"data": "iris"})
+    ...     print(fastnet.persistence.read_manifest(path)["metadata"])
+    {'data': 'iris'}
     """
     sio = _skops_io()
     _check_model(model, TypeError)
@@ -148,13 +170,21 @@ def save(model, path, *, metadata=None):
 def load(path):
     """Read a model written by ``save``, without unpickling or running its code.
 
+    Every object the file names is checked against the trusted classes
+    before anything is built, and each network's layout against its buffers
+    after, so a model file from someone else is safe to open.
+
     Parameters
     ----------
     path : str, os.PathLike or binary file object
+        The model file, or an open binary file to read it from.
 
     Returns
     -------
     model : Network, MLPClassifier, MLPRegressor or Pipeline
+        The saved model, fitted or not as it was saved; ``partial_fit`` (or
+        ``fit`` with ``warm_start=True``) trains on exactly as the saved
+        model would have.
 
     Raises
     ------
@@ -162,6 +192,34 @@ def load(path):
         If the file is not a fastnet model file, is corrupt or truncated,
         comes from a newer format version, or holds anything but the trusted
         classes and plain data.
+
+    See Also
+    --------
+    save : Write a model file.
+
+    Examples
+    --------
+    A pipeline saved and read back predicts exactly as before:
+
+    >>> import io, os, tempfile
+    >>> import numpy as np
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> import fastnet
+    >>> X, y = load_iris(return_X_y=True)
+    >>> model = make_pipeline(StandardScaler(),
+    ...                       fastnet.MLPClassifier(solver='lbfgs', random_state=0))
+    >>> model = model.fit(X, y)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     fastnet.save(model, os.path.join(folder, "iris.fastnet"))
+    ...     loaded = fastnet.load(os.path.join(folder, "iris.fastnet"))
+    >>> np.array_equal(loaded.predict_proba(X), model.predict_proba(X))
+    True
+    >>> fastnet.load(io.BytesIO(b"not a model"))
+    Traceback (most recent call last):
+        ...
+    ValueError: model file is not a fastnet model file (not a zip archive; ...)
     """
     data = _read_bytes(path)
     name = _display_name(path)

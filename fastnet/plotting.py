@@ -30,6 +30,32 @@ def plot_loss_curve(model, ax=None):
         The Axes of the loss curve.  The validation score, when there is one,
         is on a second y axis (``ax.twinx()``) that shares its x axis; the
         epoch whose weights the model kept is marked.
+
+    Raises
+    ------
+    ValueError
+        If the model has no loss curve (not fitted, or fitted by 'lbfgs').
+    ImportError
+        If matplotlib is not installed (``pip install 'fastnet[plot]'``).
+
+    Notes
+    -----
+    A loss curve spanning more than a factor of 10 is drawn on a log scale;
+    up to 60 epochs, each is marked.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")  # draw without a display
+    >>> from sklearn.datasets import load_digits
+    >>> import fastnet
+    >>> X, y = load_digits(return_X_y=True)
+    >>> model = fastnet.MLPClassifier(solver='sgd', batch_size=1, max_iter=50,
+    ...                               early_stopping=True, random_state=0)
+    >>> ax = fastnet.plot_loss_curve(model.fit(X / 16, y))
+    >>> ax.get_xlabel(), ax.get_title().startswith("MLPClassifier")
+    ('epoch', True)
+    >>> ax.figure.savefig("loss.png")  # doctest: +SKIP
     """
     est = model.steps[-1][1] if isinstance(model, Pipeline) else model
     losses = getattr(est, "loss_curve_", None)
