@@ -97,7 +97,7 @@ class BaseNetwork(StochasticSolver, LbfgsSolver, LayerWeights, BaseEstimator):
     # Network lets the kernels skip such a batch.
     _zero_weight_batch_raises = False
 
-    # Network's per-sample steps scale by the sample's weight (T.3); the
+    # Network's per-sample steps scale by the sample's weight (T.3a); the
     # drop-ins take scikit-learn's mean, which at batch size 1 divides the
     # weight out again.
     _weights_scale_steps = True
@@ -560,10 +560,10 @@ class Network(RegressorMixin, BaseNetwork):
     Notes
     -----
     ``sample_weight``: a per-sample step (``batch_size=1``) is multiplied by
-    its sample's weight, so weight 2 is close to seeing the sample twice and
-    weight 0 skips it (but for the L2 decay when ``alpha > 0``), where
-    scikit-learn's mean over a batch of one divides the weight out again
-    (T.3); minibatches take the weighted mean (T.2).
+    its sample's weight (T.3a), so weight 2 is close to seeing the sample
+    twice and weight 0 skips it, where scikit-learn's mean over a batch of
+    one divides the weight out again (T.3); minibatches take the weighted
+    mean (T.2).
 
     A fit whose loss or weights become non-finite stops at that batch and
     raises ``fastnet.DivergenceError`` (a ValueError) saying where; the

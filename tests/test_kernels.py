@@ -489,7 +489,7 @@ def test_non_finite_parameters_are_reported(build):
 
 def test_weights_scale_steps(build):
     """weights_scale_steps: a per-sample step with weight w is w times the
-    unit-weight step's data term, with the L2 term unscaled (T.3); loss w c +
+    unit-weight step's data term, with the L2 term unscaled (T.3a); loss w c +
     alpha/2 ||W||^2.  Without it the weight divides out (scikit-learn)."""
     rng = np.random.default_rng(3)
     X, Y = rng.uniform(-1, 1, (1, 3)), rng.standard_normal((1, 2))

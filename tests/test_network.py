@@ -153,7 +153,7 @@ def reference_epoch(oracle, start, X, Y, sw, batch_size, eta, kind="sgd", mu=0.9
     def loss_and_gradient(params, X, Y, sw):
         set_weights(oracle, params[:n_layers], params[n_layers:])
         loss, cg, ig = oracle._loss_and_gradient(X, Y, sw)
-        # Network's per-sample step scales by the sample's weight (T.3)
+        # Network's per-sample step scales by the sample's weight (T.3a)
         w = 1.0 if sw is None or len(X) > 1 else sw[0]
         return w * loss, [w * g for g in cg + ig]
 
@@ -165,7 +165,7 @@ def reference_epoch(oracle, start, X, Y, sw, batch_size, eta, kind="sgd", mu=0.9
 def test_per_sample_step_is_minus_eta_gradient(hidden, out, loss, reg):
     """One per-sample SGD step (1.31, 1.32) on one sample moves every weight by
     exactly -eta * (the finite-difference-checked gradient); with L2 and a
-    sample weight w, Network's step scales by w (T.3): -eta (w grad c +
+    sample weight w, Network's step scales by w (T.3a): -eta (w grad c +
     alpha W), which is w times the gradient of the weighted mean of one."""
     X, Y, _, coefs, intercepts, params = gradient_problem(hidden, out, loss, "single")
     sw = np.array([1.7]) if reg else None

@@ -364,7 +364,7 @@ def test_targets_the_loss_cannot_take_are_refused(params, y, message):
 # ---------------------------------------------------------------------------
 
 def test_per_sample_weight_scales_the_step():
-    """Weight w multiplies the first step's change (T.3): exactly w times the
+    """Weight w multiplies the first step's change (T.3a): exactly w times the
     unit-weight change, for the one sample trained."""
     X, y = X_DIABETES[:1], np.array([0.5])
     moves = {}

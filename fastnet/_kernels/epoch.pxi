@@ -50,7 +50,7 @@ cdef double _sample_step(Plan plan, floating* params, floating* M, floating* V,
 
     scikit-learn's mean over a batch of one divides the sample's weight w out
     again: the loss is c and the step that of c's gradient.  With
-    weights_scale_steps the weight scales both, w c (T.3).  The L2 term of
+    weights_scale_steps the weight scales both, w c (T.3a).  The L2 term of
     the loss uses the weights before the step, whose squares the update pass
     sums on its way.
     """

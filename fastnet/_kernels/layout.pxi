@@ -23,7 +23,7 @@ cdef struct Layout:
     double alpha            # L2 strength  (T.1)
     intp par_min            # weights per layer from which threads are used
     int n_threads
-    bint weights_scale_steps  # a sample's weight scales its per-sample step (T.3)
+    bint weights_scale_steps  # a sample's weight scales its per-sample step (T.3a)
     unsigned char* active   # per unit: 1 once a ReLU unit was > 0 (NULL: not recorded)
 
 
