@@ -23,11 +23,11 @@ ROOT = Path(__file__).resolve().parent.parent
 MATHS = ROOT / "docs" / "maths.md"
 SCANNED_DIRS = ("fastnet", "tests", "benchmarks")
 SCANNED_FILES = ("README.md", "docs/maths.md")
-SUFFIXES = {".py", ".pyx", ".pxd", ".md"}
+SUFFIXES = {".py", ".pyx", ".pxd", ".pxi", ".md"}
 
 # A label: 1.24, 2.5a, P.3 -- never 1.0, nor part of a longer number or word
 # (1.2e-38, 1.01x, 3.11.7 do not match).
-LABEL = r"(?<![\w.])(?:[12]\.[1-9]\d?[a-d]?|[PTN]\.[1-9]\d?)(?![\w.]\d|\w)"
+LABEL = r"(?<![\w.])(?:[12]\.[1-9]\d?[a-d]?|[PTN]\.[1-9]\d?[a-d]?)(?![\w.]\d|\w)"
 LABEL_RE = re.compile(LABEL)
 RANGE_RE = re.compile(rf"({LABEL})\s*[-–]\s*({LABEL})")
 SEPARATOR = r"\s*(?:,|/|;|-|–|\band\b|\bto\b)?\s*"
