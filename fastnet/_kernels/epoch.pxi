@@ -17,6 +17,7 @@ cdef void _train(Plan plan, floating* params, floating* M, floating* V,
     cdef intp start = 0, stop
     cdef double sw_sum, batch_loss
     cdef OptimizerStep step = given[0]
+    cdef bint z1_ready = False     # the next sample's first layer is computed
     while start < n:
         stop = start + batch_size if start + batch_size < n else n
         sw_sum = _weight_sum(<const floating*> d.weights, order, start, stop)
@@ -29,7 +30,8 @@ cdef void _train(Plan plan, floating* params, floating* M, floating* V,
             continue
         _next_step(given, &step)
         if stop - start == 1 and batch_size == 1:
-            batch_loss = _sample_step(plan, params, M, V, d, order[start], &step, sw_sum)
+            batch_loss = _sample_step(plan, params, M, V, d, order, start, n, &step, sw_sum,
+                                      &z1_ready)
         else:
             batch_loss = _batch_step(plan, params, M, V, d, order, start, stop, &step,
                                      sw_sum, grad, batch)
@@ -43,34 +45,57 @@ cdef void _train(Plan plan, floating* params, floating* M, floating* V,
 
 
 cdef double _sample_step(Plan plan, floating* params, floating* M, floating* V,
-                         const SampleData* d, intp r, const OptimizerStep* step,
-                         double sw_sum) noexcept nogil:
-    """One per-sample step (1.31, 1.31a); returns the sample's batch_loss, or a
-    non-finite loss without taking the step.
+                         const SampleData* d, const intp* order, intp k, intp n,
+                         const OptimizerStep* step, double sw_sum,
+                         bint* z1_ready) noexcept nogil:
+    """The per-sample step (1.31, 1.31a) of sample order[k]; returns its
+    batch_loss, or a non-finite loss without taking the step.
 
     scikit-learn's mean over a batch of one divides the sample's weight w out
     again: the loss is c and the step that of c's gradient.  With
     weights_scale_steps the weight scales both, w c (T.3a).  The L2 term of
     the loss uses the weights before the step, whose squares the update pass
-    sums on its way.
+    sums on its way.  z1_ready says, on entry, whether the previous step
+    computed this sample's first pre-activations and, on return, whether
+    this one computed the next sample's (_next_input).
     """
     cdef double weight = 1.0, norm = sw_sum, loss
+    cdef intp r = order[k]
     cdef floating* acts = <floating*> plan._sample_buffers
     cdef floating* deltas = acts + plan.net.n_units
     cdef SampleScratch scratch = plan._sample_scratch()
     cdef InputRow x = _input_row(d, r)
+    cdef const floating* x_next = NULL
     if d.weights != NULL:
         weight = (<const floating*> d.weights)[r]
     loss = plan.net.loss_scale * _forward_loss_delta(
-        &plan.net, params, &x, <const floating*> d.Y + r * d.n_out, weight, acts, deltas)
+        &plan.net, params, &x, <const floating*> d.Y + r * d.n_out, weight, acts, deltas,
+        z1_ready[0])
+    z1_ready[0] = False
     if not _all_finite(&loss, 1):
         return loss
     if plan.net.weights_scale_steps:
         norm = 1.0
         loss = weight * loss
+    if step.kind == SGD and plan.net.alpha == 0 and d.X != NULL:
+        x_next = _next_input(d, order, k, n, <const floating*> NULL)
+        z1_ready[0] = x_next != NULL
     return loss + 0.5 * plan.net.alpha * _backward_update(
         &plan.net, step, params, M, V, &x, acts, deltas, &scratch, 1.0 / norm,
-        plan.net.alpha / norm) / norm
+        plan.net.alpha / norm, x_next) / norm
+
+
+cdef inline const floating* _next_input(const SampleData* d, const intp* order, intp k,
+                                        intp n, const floating* typed) noexcept nogil:
+    # The dense inputs of the sample after order[k] when its step follows
+    # directly (it is in this call and its weight is not zero), else NULL.
+    cdef intp r
+    if k + 1 >= n:
+        return NULL
+    r = order[k + 1]
+    if d.weights != NULL and (<const floating*> d.weights)[r] == 0:
+        return NULL
+    return <const floating*> d.X + r * d.n_in
 
 
 cdef double _batch_step(Plan plan, floating* params, floating* M, floating* V,

@@ -10,15 +10,18 @@ cdef struct SampleScratch:
 
 
 cdef void _forward(const Layout* net, const floating* params, const InputRow* x,
-                   floating* acts, bint threaded) noexcept nogil:
-    """Forward pass of one sample  (1.3, 1.4); acts receives layers 1..L."""
+                   floating* acts, bint threaded, bint z1_ready=False) noexcept nogil:
+    """Forward pass of one sample  (1.3, 1.4); acts receives layers 1..L.
+    z1_ready: the first layer's pre-activations are already in acts (the
+    previous sample's step computed them, _layer_update_forward)."""
     cdef intp l
     cdef InputRow hidden
     cdef const InputRow* inp = x
     for l in range(net.n_layers):
-        _layer_forward(params + net.w_off[l], params + net.b_off[l], inp,
-                       acts + net.a_off[l], net.sizes[l + 1], net.sizes[l],
-                       _threads_for(net, l) if threaded else 1)
+        if l > 0 or not z1_ready:
+            _layer_forward(params + net.w_off[l], params + net.b_off[l], inp,
+                           acts + net.a_off[l], net.sizes[l + 1], net.sizes[l],
+                           _threads_for(net, l) if threaded else 1)
         _activate(net.act[l], net.prm + 3 * l, acts + net.a_off[l], net.sizes[l + 1])
         _record_activity(net, l, acts + net.a_off[l])
         hidden = _dense_input(acts + net.a_off[l])
@@ -48,11 +51,12 @@ cdef inline bint _all_finite(const floating* x, intp n) noexcept nogil:
 
 cdef double _forward_loss_delta(const Layout* net, const floating* params,
                                 const InputRow* x, const floating* t, double weight,
-                                floating* acts, floating* deltas) noexcept nogil:
+                                floating* acts, floating* deltas,
+                                bint z1_ready=False) noexcept nogil:
     """Forward one sample, return its loss, leave s^L (times weight) in deltas."""
     cdef intp L = net.n_layers - 1
     cdef floating* a_out = acts + net.a_off[L]
-    _forward(net, params, x, acts, True)
+    _forward(net, params, x, acts, True, z1_ready)
     _output_delta(net, a_out, t, deltas + net.a_off[L], weight)
     return _sample_loss(net.loss, a_out, t, net.sizes[net.n_layers])
 
@@ -69,15 +73,18 @@ cdef void _spread(const InputRow* x, floating* dense, bint clear) noexcept nogil
 cdef double _backward_update(const Layout* net, const OptimizerStep* step,
                              floating* params, floating* M, floating* V,
                              const InputRow* x, floating* acts, floating* deltas,
-                             const SampleScratch* scratch, double gscale,
-                             double reg) noexcept nogil:
+                             const SampleScratch* scratch, double gscale, double reg,
+                             const floating* x_next=NULL) noexcept nogil:
     """Per-sample step of every layer, last layer first.
 
     Backpropagation (1.23 / 2.12) and the update (1.31, 1.32) share one pass
     over each W; the input layer needs no sensitivities.  A sparse input row
     moves only its non-zeros' weights under plain SGD; momentum, Adam and L2
-    move every weight, so the row is spread out first.  Returns ||W||^2
-    before the step when reg > 0 (for the L2 term of the loss), else 0.
+    move every weight, so the row is spread out first.  Given the next
+    sample's dense inputs x_next (plain SGD on dense rows without L2), the
+    first layer's step also computes that sample's first pre-activations
+    into acts, in the same sweep over W.  Returns ||W||^2 before the step
+    when reg > 0 (for the L2 term of the loss), else 0.
     """
     cdef intp l, k
     cdef double total = 0
@@ -98,6 +105,10 @@ cdef double _backward_update(const Layout* net, const OptimizerStep* step,
                     return 0
                 _spread(x, xdense, False)
                 a_prev = xdense
+            elif x_next != NULL:
+                _layer_update_forward(net, step, params, deltas, a_prev, x_next, acts,
+                                      gscale)
+                return 0
         _layer_backward_update(net, l, step, params, M, V, a_prev, lam, deltas,
                                <floating*> scratch.parts, rowsq, gscale, reg)
         if l > 0:
