@@ -26,6 +26,13 @@ class Checkpoint:
         self.epoch = None
         self.save()
 
+    def watches(self, estimator, optimizer):
+        """Whether this checkpoint copies these objects' current buffers."""
+        return (self._estimator is estimator and self._optimizer is optimizer
+                and self._arrays[0] is estimator._params
+                and all(a is b for a, b in zip(self._arrays[1:],
+                                                [m for m in optimizer.moments() if m.size])))
+
     def save(self):
         """Remember the current state (the end of the last completed epoch)."""
         for copy, live in zip(self._copies, self._arrays):

@@ -7,7 +7,7 @@ the epochs run in fastnet's kernels.  fastnet's extras: ``init``, ``dtype``,
 ``output_activation`` for the regressor.
 """
 import numpy as np
-from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
+from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils._param_validation import StrOptions
@@ -15,7 +15,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
 from sklearn.utils.validation import column_or_1d, validate_data
 
-from .network import OUTPUT_ACTIVATION, BaseNetwork, _own_arguments
+from .network import OUTPUT_ACTIVATION, BaseNetwork, _own_arguments, fit_method
 
 
 class _DropIn(BaseNetwork):
@@ -195,7 +195,7 @@ class MLPClassifier(ClassifierMixin, _DropIn):
         return self._label_binarizer.inverse_transform(Y.ravel() if Y.shape[1] == 1 else Y)
 
     @available_if(lambda est: est._partial_fit_available())
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_method
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """Train one epoch over (X, y), continuing from the current weights.
 

@@ -6,10 +6,12 @@ validation, the layout and initial weights, the kernel plan, then one of the
 solvers (``fastnet/training.py``: 'sgd' and 'adam'; ``fastnet/lbfgs.py``:
 'lbfgs'), which run whole epochs in the kernels without the GIL.
 """
+import functools
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
+from sklearn import config_context, get_config
+from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.metrics import r2_score
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
@@ -69,6 +71,29 @@ PARAMETER_CONSTRAINTS = {
     "n_jobs": [Interval(Integral, 1, None, closed="left"),
                Interval(Integral, None, -1, closed="right"), None],
 }
+
+
+def fit_method(method):
+    """scikit-learn's ``_fit_context(prefer_skip_nested_validation=True)`` for
+    fastnet's fit methods.
+
+    As there, the parameters are validated on every call except partial_fit
+    on a fitted model, and the call runs with the validation of nested
+    scikit-learn functions off.  partial_fit on a fitted model calls no such
+    function (it splits no validation set and refits no label binarizer), so
+    it skips that context, whose cost is most of a one-row call's; and
+    scikit-learn's callback context has nothing to do for estimators that
+    take no callbacks."""
+    @functools.wraps(method)
+    def wrapper(estimator, *args, **kwargs):
+        if method.__name__ == "partial_fit" and estimator.__sklearn_is_fitted__():
+            return method(estimator, *args, **kwargs)
+        if not get_config()["skip_parameter_validation"]:
+            estimator._validate_params()
+        with config_context(skip_parameter_validation=True):
+            return method(estimator, *args, **kwargs)
+
+    return wrapper
 
 
 def _own_arguments(local_variables):
@@ -162,20 +187,22 @@ class BaseNetwork(StochasticSolver, LbfgsSolver, LayerWeights, BaseEstimator):
 
     def _kernel_plan(self):
         """The kernels' plan for the current layout and settings, built once
-        and rebuilt only when they change."""
-        acts = self._layer_acts
-        settings = (tuple(self._layout.units), tuple(CODES[a.name] for a in acts),
-                    tuple(a.params() for a in acts), self._loss, self._fused,
-                    self._loss_scale(), float(self.alpha), self._params.dtype,
-                    self._n_threads(), kernels.PARALLEL_MIN_WEIGHTS,
+        and rebuilt only when they change (a refit lays out new activation
+        objects and a new layout, so they are compared by identity)."""
+        acts, layout = self._layer_acts, self._layout
+        settings = (self._loss, self._fused, self._loss_scale(), float(self.alpha),
+                    self._params.dtype, self._n_threads(), kernels.PARALLEL_MIN_WEIGHTS,
                     self._weights_scale_steps)
-        if getattr(self, "_plan_settings", None) != settings:
+        cached = self.__dict__.get("_plan_key")
+        if cached is None or cached[0] is not acts or cached[1] is not layout \
+                or cached[2] != settings:
+            loss, fused, loss_scale, alpha, dtype, n_threads, par_min, scale = settings
             self._plan = kernels.Plan(
-                self._layout.units, settings[1], settings[2], LOSSES[self._loss],
-                fused_delta=self._fused, loss_scale=settings[5], alpha=settings[6],
-                dtype=self._params.dtype, n_threads=settings[8],
-                parallel_min_weights=settings[9], weights_scale_steps=settings[10])
-            self._plan_settings = settings
+                layout.units, [CODES[a.name] for a in acts], [a.params() for a in acts],
+                LOSSES[loss], fused_delta=fused, loss_scale=loss_scale, alpha=alpha,
+                dtype=dtype, n_threads=n_threads, parallel_min_weights=par_min,
+                weights_scale_steps=scale)
+            self._plan_key = (acts, layout, settings)
         return self._plan
 
     @staticmethod
@@ -184,11 +211,12 @@ class BaseNetwork(StochasticSolver, LbfgsSolver, LayerWeights, BaseEstimator):
         return kernels.GRADIENT_CHUNK_ROWS
 
     def __getstate__(self):
-        # The plan holds C buffers and is rebuilt on first use; the layout is
-        # kept as its units, from which the kernels derive the offsets again.
+        # The plan holds C buffers, the checkpoint copies of the weights; the
+        # layout is kept as its units, from which the kernels derive the
+        # offsets again.
         state = dict(super().__getstate__())
-        state.pop("_plan", None)
-        state.pop("_plan_settings", None)
+        for scratch in ("_plan", "_plan_key", "_saved"):   # rebuilt on first use
+            state.pop(scratch, None)
         if "_layout" in state:
             state["_layer_units"] = state.pop("_layout").units
         return state
@@ -248,7 +276,7 @@ class BaseNetwork(StochasticSolver, LbfgsSolver, LayerWeights, BaseEstimator):
             except (TypeError, ValueError):
                 raise ValueError(f"{type(self).__name__} needs numeric targets; y holds "
                                  f"{Y.dtype} values") from None
-        if not np.all(np.isfinite(Y)):
+        if Y.dtype.kind == "f" and not np.all(np.isfinite(Y)):
             raise ValueError("Input y contains NaN or infinity.")
         layer_units = [X.shape[1]] + hidden + [Y.shape[1]]
         if not first_pass and list(self._layout.units) != layer_units:
@@ -257,7 +285,9 @@ class BaseNetwork(StochasticSolver, LbfgsSolver, LayerWeights, BaseEstimator):
                 f"data needs {layer_units}; fit from scratch (warm_start=False) to change "
                 "them")
         self.n_outputs_ = Y.shape[1]
-        self._layer_acts, self._loss, self._fused = self._resolve_layers(len(hidden))
+        layer_acts, self._loss, self._fused = self._resolve_layers(len(hidden))
+        if layer_acts != self.__dict__.get("_layer_acts"):   # keeps the plan's key
+            self._layer_acts = layer_acts
         # Network predicts 1-D when trained on 1-D y
         if y_1d or first_pass:
             self._y_1d = y_1d
@@ -309,7 +339,7 @@ class BaseNetwork(StochasticSolver, LbfgsSolver, LayerWeights, BaseEstimator):
         return validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
                              y_numeric=True, dtype=(np.float64, np.float32), reset=reset)
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_method
     def fit(self, X, y, sample_weight=None):
         """Fit the model to data matrix X and target(s) y.
 
@@ -372,7 +402,7 @@ class BaseNetwork(StochasticSolver, LbfgsSolver, LayerWeights, BaseEstimator):
         return True
 
     @available_if(lambda est: est._partial_fit_available())
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_method
     def partial_fit(self, X, y, sample_weight=None):
         """Train one epoch over (X, y), continuing from the current weights.
 

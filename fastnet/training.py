@@ -128,7 +128,7 @@ class StochasticSolver:
         batch_size = self._batch_size(n_samples)
         samples = to_samples(X_train, self._params.dtype, Y_train, sw_train)
         epochs = _Epochs(self, samples, batch_size, sw_train)
-        checkpoint = Checkpoint(self, self._optimizer)
+        checkpoint = self._checkpoint()
         progress = Progress(self.verbose, self.max_iter, incremental)
         self.n_iter_ = 0
         with single_threaded_blas(batch_size > 1 and not samples.is_sparse):
@@ -157,6 +157,16 @@ class StochasticSolver:
         self.loss_ = np.nan
         self.loss_curve_.append(np.nan)
         self.validation_scores_.append(np.nan)
+
+    def _checkpoint(self):
+        """A Checkpoint of the state before this call; its copies are kept
+        between calls (a stream of one-row partial_fit calls reuses them)."""
+        checkpoint = self.__dict__.get("_saved")
+        if checkpoint is not None and checkpoint.watches(self, self._optimizer):
+            checkpoint.save()
+        else:
+            checkpoint = self._saved = Checkpoint(self, self._optimizer)
+        return checkpoint
 
     def _split_validation(self, X, Y, sample_weight):
         """(X, Y, sample_weight) to train on and the held-out validation set
