@@ -17,7 +17,7 @@ GRADIENT_CHUNK_ROWS = 256
 # this many rows: a block's activations stay in cache while the weights
 # stream past once per block instead of once per row.
 cdef enum:
-    BLOCK_ROWS = 256
+    BLOCK_ROWS = 1024
 FORWARD_BLOCK_ROWS = BLOCK_ROWS
 
 
