@@ -78,8 +78,8 @@ def kernels(name, extra_args=()):
     return Extension(
         f"fastnet.{name}",
         [f"fastnet/{name}.pyx"],
-        depends=glob.glob("fastnet/_kernels/*.pxi"),
-        include_dirs=[np.get_include()],
+        depends=glob.glob("fastnet/_kernels/*.pxi") + glob.glob("fastnet/_kernels/*.h"),
+        include_dirs=[np.get_include(), "fastnet/_kernels"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
         extra_compile_args=compile_args + list(extra_args),
         extra_link_args=omp,

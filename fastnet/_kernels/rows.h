@@ -1,0 +1,116 @@
+/* Register-blocked row kernels: four rows of a weight matrix at a time, each
+ * load of the input shared by the four.
+ *
+ * A dot product z_i = sum_j w_ij x_j (1.1) keeps eight partial sums, partial
+ * sum k taking the j = k (mod 8) terms in order, and the tail (j >= n - n % 8)
+ * going to partial sum 0; they are added as ((s0 + s4) + (s1 + s5)) +
+ * ((s2 + s6) + (s3 + s7)).  That is _dot's order (layer_pass.pxi), so the
+ * results are bit-identical to it; what changes is that four rows' partial
+ * sums are in flight together, so the multiply-adds no longer wait for each
+ * other, and x is read once for four rows.
+ *
+ * The eight partial sums of a row are an "acc8": as many vectors of the
+ * build's register width as hold eight elements (GCC's vector extensions:
+ * with AVX two of four doubles or one of eight floats, with SSE2 four and
+ * two).  `s + w * x` contracts to a fused multiply-add where the build has
+ * one, as _dot's scalar code does.  FASTNET_ROW_KERNELS writes the kernels
+ * once for each element type.
+ */
+#ifndef FASTNET_ROWS_H
+#define FASTNET_ROWS_H
+
+#include <stddef.h>
+#include <string.h>
+
+/* The builds' vector registers: 32 bytes with AVX, 16 (SSE2) without.  A
+ * row's eight partial sums are VECTORS_PER_8 vectors of LANES lanes. */
+#ifdef __AVX__
+#define FASTNET_VECTOR_BYTES 32
+#else
+#define FASTNET_VECTOR_BYTES 16
+#endif
+
+typedef double fastnet_vd __attribute__((vector_size(FASTNET_VECTOR_BYTES)));
+typedef float fastnet_vf __attribute__((vector_size(FASTNET_VECTOR_BYTES)));
+#define FASTNET_PARTS_D (64 / FASTNET_VECTOR_BYTES)   /* vectors of 8 doubles */
+#define FASTNET_PARTS_F (32 / FASTNET_VECTOR_BYTES)   /* vectors of 8 floats */
+#define FASTNET_LANES_D (FASTNET_VECTOR_BYTES / 8)
+#define FASTNET_LANES_F (FASTNET_VECTOR_BYTES / 4)
+
+typedef struct { fastnet_vd part[FASTNET_PARTS_D]; } fastnet_acc8_d;
+typedef struct { fastnet_vf part[FASTNET_PARTS_F]; } fastnet_acc8_f;
+
+#define FASTNET_ROW_KERNELS(T, SUFFIX, V, PARTS, LANES)                           \
+static inline V fastnet_load##SUFFIX(const T* p) {                                  \
+    V v;                                                                            \
+    memcpy(&v, p, sizeof v);                                                        \
+    return v;                                                                       \
+}                                                                                   \
+                                                                                    \
+/* s += w[0..7] * x[0..7], lane by lane */                                         \
+static inline void fastnet_add_prod8##SUFFIX(fastnet_acc8##SUFFIX* s, const T* w,   \
+                                             const T* x) {                          \
+    for (int p = 0; p < PARTS; p++)                                                 \
+        s->part[p] = s->part[p] + fastnet_load##SUFFIX(w + p * LANES)               \
+                                  * fastnet_load##SUFFIX(x + p * LANES);            \
+}                                                                                   \
+                                                                                    \
+/* w[0..7] -= rate a[0..7] (each new weight rounded as stored), then               \
+ * s += w[0..7] * x[0..7] with the new weights */                                  \
+static inline void fastnet_step_prod8##SUFFIX(fastnet_acc8##SUFFIX* s, T* w, T rate, \
+                                              const T* a, const T* x) {             \
+    for (int p = 0; p < PARTS; p++) {                                               \
+        const V stepped = fastnet_load##SUFFIX(w + p * LANES)                       \
+                          - rate * fastnet_load##SUFFIX(a + p * LANES);             \
+        memcpy(w + p * LANES, &stepped, sizeof stepped);                            \
+        s->part[p] = s->part[p] + stepped * fastnet_load##SUFFIX(x + p * LANES);    \
+    }                                                                               \
+}                                                                                   \
+                                                                                    \
+/* The dot product from a row's partial sums and its tail (see above). */         \
+static inline T fastnet_finish##SUFFIX(fastnet_acc8##SUFFIX s, const T* w,          \
+                                       const T* x, ptrdiff_t n8, ptrdiff_t n) {     \
+    T lane[8];                                                                      \
+    memcpy(lane, &s, sizeof lane);                                                  \
+    for (ptrdiff_t j = n8; j < n; j++)                                              \
+        lane[0] = lane[0] + w[j] * x[j];                                            \
+    return ((lane[0] + lane[4]) + (lane[1] + lane[5]))                              \
+         + ((lane[2] + lane[6]) + (lane[3] + lane[7]));                             \
+}                                                                                   \
+                                                                                    \
+/* out[r] = w[r] . x for the four rows w[0..3] of length n. */                     \
+static inline void fastnet_dot4##SUFFIX(T* const w[4], const T* x, ptrdiff_t n,    \
+                                        T out[4]) {                                 \
+    const ptrdiff_t n8 = n - n % 8;                                                 \
+    fastnet_acc8##SUFFIX s[4];                                                      \
+    memset(s, 0, sizeof s);                                                         \
+    for (ptrdiff_t j = 0; j < n8; j += 8)                                           \
+        for (int r = 0; r < 4; r++)                                                 \
+            fastnet_add_prod8##SUFFIX(&s[r], w[r] + j, x + j);                      \
+    for (int r = 0; r < 4; r++)                                                     \
+        out[r] = fastnet_finish##SUFFIX(s[r], w[r], x, n8, n);                      \
+}                                                                                   \
+                                                                                    \
+/* The four rows take the plain SGD step w -= rate[r] a (1.31), then              \
+ * out[r] = w[r] . x with the new weights: the fused sweep of                       \
+ * _rows_update_forward. */                                                         \
+static inline void fastnet_step_dot4##SUFFIX(T* const w[4], const T rate[4],        \
+                                             const T* a, const T* x, ptrdiff_t n,   \
+                                             T out[4]) {                            \
+    const ptrdiff_t n8 = n - n % 8;                                                 \
+    fastnet_acc8##SUFFIX s[4];                                                      \
+    memset(s, 0, sizeof s);                                                         \
+    for (ptrdiff_t j = 0; j < n8; j += 8)                                           \
+        for (int r = 0; r < 4; r++)                                                 \
+            fastnet_step_prod8##SUFFIX(&s[r], w[r] + j, rate[r], a + j, x + j);     \
+    for (int r = 0; r < 4; r++) {                                                   \
+        for (ptrdiff_t j = n8; j < n; j++)                                          \
+            w[r][j] = w[r][j] - rate[r] * a[j];                                     \
+        out[r] = fastnet_finish##SUFFIX(s[r], w[r], x, n8, n);                      \
+    }                                                                               \
+}
+
+FASTNET_ROW_KERNELS(double, _d, fastnet_vd, FASTNET_PARTS_D, FASTNET_LANES_D)
+FASTNET_ROW_KERNELS(float, _f, fastnet_vf, FASTNET_PARTS_F, FASTNET_LANES_F)
+
+#endif
