@@ -69,6 +69,16 @@ omp = [flag] if flag else []
 # multiply-adds where the target has FMA.  No -ffast-math: NaN/inf keep their
 # meaning.  No -march=native: the build must run on any x86-64.
 compile_args = ["-O3", "-ffp-contract=fast", "-fno-math-errno"] + omp
+link_args = list(omp)
+# FASTNET_SANITIZE=address builds the kernels with AddressSanitizer (also
+# e.g. "address,undefined"), for tests/test_sanitizer.py: -O1 keeps the
+# checked run fast enough, -g and frame pointers give readable reports.  Load
+# the runtime first: LD_PRELOAD=$(gcc -print-file-name=libasan.so).
+sanitize = os.environ.get("FASTNET_SANITIZE", "")
+if sanitize:
+    sanitizer = [f"-fsanitize={sanitize}", "-fno-omit-frame-pointer"]
+    compile_args += ["-O1", "-g"] + sanitizer
+    link_args += sanitizer
 
 
 def kernels(name, extra_args=()):
@@ -80,7 +90,7 @@ def kernels(name, extra_args=()):
         include_dirs=[np.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
         extra_compile_args=compile_args + list(extra_args),
-        extra_link_args=omp,
+        extra_link_args=link_args,
     )
 
 
