@@ -110,6 +110,7 @@ def copy_sources(root):
 def asan_build(tmp_path_factory):
     """(root, environment): the sources built with ASan, and an environment
     that runs Python on that build with the ASan runtime loaded."""
+    pytest.importorskip("Cython", reason="building the kernels needs Cython (the test extra)")
     runtime = asan_runtime()
     if runtime is None:
         pytest.skip("gcc's AddressSanitizer runtime (libasan.so) is not installed")
