@@ -31,7 +31,8 @@ ASAN_ERROR = "ERROR: AddressSanitizer"
 # Fit, predict, partial_fit and the loss and gradient through every kernel
 # path: dense, CSR and float32 input; per-sample, minibatch, full-batch and
 # L-BFGS; one thread and two, with every layer threaded and layers wider than
-# one 32-neuron chunk; each kernel build.
+# one 32-neuron chunk; full-batch gradients over more than one chunk of rows;
+# each kernel build.
 SMOKE = r"""
 import sys
 import warnings
@@ -45,10 +46,10 @@ from fastnet import ELU, Logistic, MLPClassifier, MLPRegressor, Network
 assert fastnet.kernels.module.__file__.startswith(sys.argv[1]), fastnet.kernels.module.__file__
 warnings.simplefilter("ignore")
 rng = np.random.default_rng(0)
-X = rng.uniform(-1, 1, (100, 7))
+X = rng.uniform(-1, 1, (40, 7))
 X[rng.random(X.shape) < 0.5] = 0.0
-Y = rng.uniform(-1, 1, (100, 3))
-labels = rng.integers(0, 3, 100)
+Y = rng.uniform(-1, 1, (40, 3))
+labels = rng.integers(0, 3, 40)
 fastnet.kernels.PARALLEL_MIN_WEIGHTS = 0
 for build in fastnet.kernels.available_builds():
     module = fastnet.kernels.load(build)
@@ -61,12 +62,14 @@ for build in fastnet.kernels.available_builds():
                               activation=["relu", Logistic(2, 1, 0), ELU(0.5)],
                               output_activation="softmax", loss="cross_entropy",
                               solver=solver, batch_size=batch_size, momentum=0.9,
-                              alpha=1e-3, max_iter=2, n_jobs=n_jobs, random_state=0)
+                              alpha=1e-3, max_iter=1, n_jobs=n_jobs, random_state=0)
                 target = np.eye(3)[labels]
-                net.fit(data, target, sample_weight=rng.uniform(0, 2, 100))
-                net.predict(sp.vstack([data, data]) if sp.issparse(data)
-                            else np.vstack([data, data]))
-                net._loss_and_gradient(data, target)
+                net.fit(data, target, sample_weight=rng.uniform(0, 2, 40))
+                # 320 rows: two threads predict 160 each, and the full-batch
+                # gradient takes them in two chunks (256 rows at most)
+                tall = sp.vstack([data] * 8) if sp.issparse(data) else np.vstack([data] * 8)
+                net.predict(tall)
+                net._loss_and_gradient(tall, np.vstack([target] * 8))
                 if solver != "lbfgs":
                     net.partial_fit(data, target)
         MLPClassifier(hidden_layer_sizes=(35,), max_iter=3, n_jobs=2).fit(
@@ -124,7 +127,10 @@ def asan_build(tmp_path_factory):
                            cwd=root, env={**env, "FASTNET_SANITIZE": "address"},
                            capture_output=True, text=True)
     assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
-    env.update(PYTHONPATH=str(root), LD_PRELOAD=runtime,
+    # OpenMP threads that sleep at once when they wait, instead of spinning
+    # first: the checked runs start thread teams for tiny layers thousands of
+    # times, and spinning made them many times slower on busy cores
+    env.update(PYTHONPATH=str(root), LD_PRELOAD=runtime, OMP_WAIT_POLICY="passive",
                ASAN_OPTIONS="detect_leaks=0:abort_on_error=1")
     return root, env
 
