@@ -71,6 +71,16 @@ omp = [flag] if flag else []
 # meaning.  No -march=native: the build must run on any x86-64.  -g0: no
 # debug information (it doubled the modules' size and the link time).
 compile_args = ["-O3", "-ffp-contract=fast", "-fno-math-errno", "-g0"] + omp
+link_args = list(omp)
+# FASTNET_SANITIZE=address builds the kernels with AddressSanitizer (also
+# e.g. "address,undefined"), for tests/test_sanitizer.py: -O1 keeps the
+# checked run fast enough, -g and frame pointers give readable reports.  Load
+# the runtime first: LD_PRELOAD=$(gcc -print-file-name=libasan.so).
+sanitize = os.environ.get("FASTNET_SANITIZE", "")
+if sanitize:
+    sanitizer = [f"-fsanitize={sanitize}", "-fno-omit-frame-pointer"]
+    compile_args += ["-O1", "-g"] + sanitizer
+    link_args += sanitizer
 
 
 def kernels(name, extra_args=()):
@@ -82,7 +92,7 @@ def kernels(name, extra_args=()):
         include_dirs=[np.get_include(), "fastnet/_kernels"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
         extra_compile_args=compile_args + list(extra_args),
-        extra_link_args=omp,
+        extra_link_args=link_args,
     )
 
 

@@ -321,16 +321,7 @@ class BaseNetwork(StochasticSolver, LbfgsSolver, LayerWeights, BaseEstimator):
         self._params = initial_params(self._layout, self._layer_acts, self.init,
                                       self.activation, self._random_state, dtype)
         if self.solver in ("sgd", "adam"):
-            self.loss_curve_ = []
-            self._no_improvement_count = 0
-            if self.early_stopping:
-                self.validation_scores_ = []
-                self.best_validation_score_ = -np.inf
-                self.best_loss_ = None
-            else:
-                self.best_loss_ = np.inf
-                self.validation_scores_ = None
-                self.best_validation_score_ = None
+            self._start_records(fresh=True)
         self._best_params = self._params.copy()
 
     def _validate_input(self, X, y, incremental, reset):

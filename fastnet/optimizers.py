@@ -33,6 +33,12 @@ class BaseOptimizer:
     def steps_taken(self, n_steps):
         """The kernels took ``n_steps`` optimizer steps."""
 
+    def to_dtype(self, dtype):
+        """Keep the state in the weights' dtype (L-BFGS may change theirs)."""
+        for name, value in vars(self).items():
+            if isinstance(value, np.ndarray) and value.dtype != dtype:
+                setattr(self, name, value.astype(dtype))
+
 
 class SGDOptimizer(BaseOptimizer):
     """Gradient descent with optional (Nesterov) momentum.

@@ -121,6 +121,9 @@ class StochasticSolver:
     def _fit_stochastic(self, X, Y, sample_weight, incremental):
         if not incremental or not hasattr(self, "_optimizer"):
             self._optimizer = make_optimizer(self, self._params)
+        else:   # L-BFGS may have turned the weights into float64 since
+            self._optimizer.to_dtype(self._params.dtype)
+        self._start_records(fresh=False)
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         X_train, Y_train, sw_train, validation = self._split_validation(X, Y, sample_weight)
@@ -157,6 +160,22 @@ class StochasticSolver:
         self.loss_ = np.nan
         self.loss_curve_.append(np.nan)
         self.validation_scores_.append(np.nan)
+
+    def _start_records(self, fresh):
+        """The stochastic solvers' training records, as scikit-learn's
+        _initialize makes them: all new (fresh), or those a model fitted
+        with another solver or early-stopping setting lacks."""
+        if fresh or not hasattr(self, "loss_curve_"):
+            self.loss_curve_ = []
+            self._no_improvement_count = 0
+        if self.early_stopping and (fresh or getattr(self, "validation_scores_", None) is None):
+            self.validation_scores_ = []
+            self.best_validation_score_ = -np.inf
+            self.best_loss_ = None
+        elif not self.early_stopping and (fresh or getattr(self, "best_loss_", None) is None):
+            self.best_loss_ = np.inf
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
 
     def _checkpoint(self):
         """A Checkpoint of the state before this call; its copies are kept
