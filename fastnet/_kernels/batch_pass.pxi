@@ -6,8 +6,7 @@
 # column-major (c, r) matrix it transposes.
 
 cdef enum:
-    GEMM_BLOCKS = 4     # fixed slices of a wide layer's GEMMs (see _gemm_blocks)
-
+    GEMM_BLOCKS = 4     # fixed slices of a threaded layer's GEMMs (see _gemm_blocks)
 
 cdef struct BatchScratch:
     # Work space of a minibatch of at most `rows` samples (byte pointers).
@@ -50,16 +49,17 @@ cdef void _gemm_blocks(char transa, char transb, bint split_m, int m, int n,
                        int k, const floating* A, int lda, const floating* B,
                        int ldb, floating beta, floating* C, int ldc,
                        int nt) noexcept nogil:
-    """C <- op(A) op(B) + beta C as GEMM_BLOCKS single-threaded GEMMs (one GEMM
-    when nt is 0: predictions, whose threads take blocks of rows instead).
+    """C <- op(A) op(B) + beta C, for a layer that nt threads share (nt >= 1)
+    or that is never threaded (nt == 0: one GEMM).
 
-    The output is cut into GEMM_BLOCKS slices of its rows (split_m) or
-    columns, never along the summed dimension k.  The slices are the same for
-    any thread count and each is one BLAS call on the same operands, so the
-    result is bit-identical whether one thread or several take the slices.
-    Splitting rows of C needs rows of op(A): A + i (transa 'N') or
-    A + i * lda ('T'); splitting columns needs columns of op(B): B + i * ldb
-    ('N') or B + i ('T').
+    A shared layer's output is cut into GEMM_BLOCKS slices of its rows
+    (split_m) or columns, never along the summed dimension k.  The slices are
+    the same for any thread count and each is one BLAS call on the same
+    operands, so the result is bit-identical whether one thread or several
+    take them (BLAS may sum a slice differently from the whole: its kernels
+    for small matrices do).  Splitting rows of C needs rows of op(A): A + i
+    (transa 'N') or A + i * lda ('T'); splitting columns needs columns of
+    op(B): B + i * ldb ('N') or B + i ('T').
     """
     cdef int blk, extent = m if split_m else n
     cdef unsigned int fp_mode
@@ -82,8 +82,7 @@ cdef void _gemm_blocks(char transa, char transb, bint split_m, int m, int n,
 
 cdef void _batch_forward(const Layout* net, const floating* params, const floating* xb,
                          intp nb, floating* A) noexcept nogil:
-    """Activations of nb gathered inputs: Z = A_prev W^T + b, then sigma  (1.3).
-    A layout with n_threads 0 runs each layer as one GEMM (predictions)."""
+    """Activations of nb gathered inputs: Z = A_prev W^T + b, then sigma  (1.3)."""
     cdef intp l, b, U = net.n_units, n_l
     cdef const floating* inp = xb
     cdef intp ld_inp = net.sizes[0]
@@ -139,10 +138,9 @@ cdef double _chunk_gradient_blas(const Layout* net, const floating* params,
     """G += sum over samples order[start:stop] of their weighted gradients;
     returns the weighted sum of their losses.  Dense inputs only.
 
-    BLAS itself runs on one thread (fastnet/training.py holds it there): its
+    BLAS itself runs on one thread (fastnet/threads.py holds it there): its
     own threading may sum an entry in another order for another thread count.
-    Wide layers instead split each GEMM into fixed slices that our threads
-    share (_gemm_blocks).
+    Wide layers instead split each GEMM among our threads (_gemm_blocks).
     """
     cdef intp nb = stop - start, n_in = net.sizes[0], U = net.n_units, b, r
     cdef intp L = net.n_layers - 1, n_out = net.sizes[net.n_layers]

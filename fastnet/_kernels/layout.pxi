@@ -28,13 +28,12 @@ cdef struct Layout:
 
 
 cdef inline int _threads_for(const Layout* net, intp l) noexcept nogil:
-    """Threads for layer l: all of them once the layer is wide enough to pay
-    (0 in a prediction's layout: one thread, one GEMM per layer)."""
-    if net.n_threads == 0:
-        return 0
+    """Threads for layer l: all of them once the layer is wide enough to pay;
+    0 for a layer below that, which one thread runs whatever n_threads is
+    (so its minibatch GEMMs need no fixed slices: _gemm_blocks)."""
     if net.sizes[l] * net.sizes[l + 1] >= net.par_min:
         return net.n_threads
-    return 1
+    return 0
 
 
 # Parameters a plan may have (2**48 doubles are 2 PiB): far below where the

@@ -368,7 +368,7 @@ cdef class Plan:
             raise ValueError("forward: parameters, samples and output do not match the plan")
         if n == 0:
             return
-        net.n_threads = 0          # the threads share rows, not layers
+        net.par_min = MAX_PARAMETERS   # the threads share rows: each layer one GEMM
         acts = <floating*> malloc(nt * rows * U * sizeof(floating))
         if acts == NULL:
             raise MemoryError("cannot allocate the forward buffers")
