@@ -40,7 +40,9 @@ def test_architecture_counts_connection_weights():
 def test_training_work_reads_each_weight_once_and_updates_it_once():
     work = Work.training(DIGITS, "float64")
     assert work.flops == 6 * 7400
-    assert work.bytes == 3 * 7400 * 8       # read forward, read + write in the update
+    # read forward, read + write in the update; the first layer's update
+    # sweep also computes the next sample's forward pass
+    assert work.bytes == (2 * 6400 + 3 * 1000) * 8
     assert work.footprint == 7400 * 8
     batch = Work.training(DIGITS, "float32", batch_size=200)
     assert batch.bytes == 3 * 7400 * 4 / 200
@@ -69,7 +71,7 @@ def test_bound_is_the_longer_of_compute_and_traffic():
     assert compute_bound.seconds == pytest.approx(6 * 7400 / 10e9)
     traffic_bound = roofline_with(fma_gflops=10.0, bandwidth_gbps=10.0).bound(work, 1)
     assert traffic_bound.binds == "L2"      # 59 200 bytes: above L1's 32 KiB, within L2
-    assert traffic_bound.seconds == pytest.approx(3 * 7400 * 8 / 10e9)
+    assert traffic_bound.seconds == pytest.approx((2 * 6400 + 3 * 1000) * 8 / 10e9)
 
 
 def test_bound_falls_back_to_numpy_gemm_without_the_probe():
@@ -122,7 +124,7 @@ def test_report_records_throughput_against_its_bound():
     row = report.rows[0]
     assert row.result == "4.00 µs/sample"
     assert row.gflops == significant(6 * 7400 / 4e3)
-    assert row.gbps == significant(3 * 7400 * 8 / 4e3)
+    assert row.gbps == significant((2 * 6400 + 3 * 1000) * 8 / 4e3)
     assert row.bound == "25 % FMA"
     assert report.figures[("k",)] == Figure(4.0, "µs/sample", 0.25, "FMA")
 
