@@ -96,8 +96,9 @@ def print_report(report, budget, markdown):
           "where shown; 'comparison' is a ratio of timings of this run")
     print("note: GFLOP/s counts 6 flops per weight per training sample (2 per row of "
           "inference); GB/s counts the weights' traffic, 3 × their bytes per sample (read "
-          "forward, read and write in the update; per batch of 200 in minibatch rows, Adam's "
-          "moment arrays not counted); % of bound = the longer of the FMA-peak time and the "
+          "forward, read and write in the update; 2 × for the first layer of per-sample SGD, "
+          "whose update sweep also computes the next sample's forward pass; per batch of 200 "
+          "in minibatch rows, Adam's moment arrays not counted); % of bound = the longer of the FMA-peak time and the "
           "traffic time at the bandwidth of the level that holds the weights, over the "
           "measured time, with what binds (see fastnet/bench/roofline.py); fastnet skips "
           "the update of rows whose ReLU is inactive, so it moves fewer bytes than counted "
