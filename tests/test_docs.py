@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 MATHS = ROOT / "docs" / "maths.md"
 SCANNED_DIRS = ("fastnet", "tests", "benchmarks")
 SCANNED_FILES = ("README.md", "docs/maths.md")
-SUFFIXES = {".py", ".pyx", ".pxd", ".pxi", ".md"}
+SUFFIXES = {".py", ".pyx", ".pxd", ".pxi", ".h", ".md"}
 
 # A label: 1.24, 2.5a, P.3 -- never 1.0, nor part of a longer number or word
 # (1.2e-38, 1.01x, 3.11.7 do not match).

@@ -10,7 +10,7 @@ import numpy as np
 import operator
 from cython cimport floating
 from cython.parallel cimport parallel, prange
-from libc.math cimport exp, expm1, log, sqrt, sqrtf, tanh, pow as cpow
+from libc.math cimport log, sqrt, sqrtf, pow as cpow
 from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcpy, memset
 from scipy.linalg.cython_blas cimport dgemm, sgemm
