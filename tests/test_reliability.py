@@ -5,6 +5,7 @@ Expected values come from independent runs: the same fit with fewer epochs
 (the state a restore must return to), sequential runs (for threads), scipy's
 and scikit-learn's own behaviour, and the model's state before the call.
 """
+import _thread
 import multiprocessing
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from sklearn.utils.estimator_checks import (check_estimators_partial_fit_n_featu
 
 import fastnet
 import fastnet.slicing
+import fastnet.training
 from fastnet import DeadUnitsWarning, DivergenceError, MLPClassifier, MLPRegressor, Network
 
 X_DIABETES, Y_DIABETES = load_diabetes(return_X_y=True)
@@ -262,6 +264,85 @@ def test_sigint_mid_epoch_returns_a_consistent_model(fastnet_env, tmp_path):
     assert (n_iter, curve, finite) == (0, [], True)
     assert seconds < 2.0, f"returned {seconds:.2f} s after SIGINT"
     assert second == "1 1"
+
+
+class _RecordingPlan:
+    """A kernel plan whose train_epoch calls note how many samples each
+    trained before it returned or raised."""
+
+    def __init__(self, plan, calls):
+        self._plan, self._calls = plan, calls
+
+    def __getattr__(self, name):
+        return getattr(self._plan, name)
+
+    def train_epoch(self, params, first, second, samples, order, *args):
+        before = self._plan.activity_samples
+        try:
+            return self._plan.train_epoch(params, first, second, samples, order, *args)
+        finally:
+            self._calls.append((self._plan.activity_samples - before, len(order)))
+
+
+def test_ctrl_c_stops_a_kernel_call_between_two_steps(monkeypatch):
+    """Even a kernel call over a whole epoch stops at Ctrl-C: its loop runs
+    Python's signal handlers between steps (epoch.pxi), so a core held by
+    another process cannot delay the interrupt until the call ends."""
+    monkeypatch.setattr(fastnet.slicing, "SLICE_SECONDS", 1e9)   # one call per epoch
+    calls = []
+    original = fastnet.training._Epochs.__init__
+
+    def recording(epochs, *args):
+        original(epochs, *args)
+        epochs.plan = _RecordingPlan(epochs.plan, calls)
+
+    monkeypatch.setattr(fastnet.training._Epochs, "__init__", recording)
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((20000, 784)), rng.integers(0, 10, 20000)
+    net = MLPClassifier(hidden_layer_sizes=(256, 128), solver="sgd", batch_size=1,
+                        max_iter=2, random_state=0, n_jobs=1)
+    timer = threading.Timer(0.3, _thread.interrupt_main)
+    timer.start()
+    with pytest.warns(UserWarning, match="Training interrupted by user."):
+        net.fit(X, y)
+    timer.join()
+    (trained, epoch_length), = calls      # the first epoch's only call, cut short
+    assert 0 < trained < epoch_length
+    assert net.n_iter_ == 0 and net.loss_curve_ == []
+    assert all(np.isfinite(c).all() for c in net.coefs_)
+
+
+def test_a_fit_in_another_thread_leaves_ctrl_c_to_the_main_thread():
+    """Python runs signal handlers on the main thread only: Ctrl-C while
+    another thread trains interrupts the main thread, not that fit."""
+    rng = np.random.default_rng(1)
+    X, y = rng.standard_normal((20000, 784)), rng.integers(0, 10, 20000)
+    results, started = {}, threading.Event()
+
+    def fit():
+        net = MLPClassifier(hidden_layer_sizes=(256, 128), solver="sgd", batch_size=1,
+                            max_iter=1, random_state=0, n_jobs=1)
+        started.set()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            net.fit(X, y)
+        results["n_iter"] = net.n_iter_
+        results["warnings"] = [str(w.message) for w in caught]
+
+    worker = threading.Thread(target=fit)
+    worker.start()
+    started.wait()
+    interrupted = False
+    try:
+        time.sleep(0.3)
+        _thread.interrupt_main()
+        worker.join()
+    except KeyboardInterrupt:
+        interrupted = True
+    worker.join()
+    assert interrupted
+    assert results["n_iter"] == 1
+    assert "Training interrupted by user." not in results["warnings"]
 
 
 @pytest.mark.parametrize("params", [

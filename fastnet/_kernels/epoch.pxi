@@ -1,11 +1,54 @@
 # The training loop of Plan.train_epoch: one batch (or sample) after another,
 # each checked for a finite loss before its step is applied.
+#
+# Ctrl-C.  The loop runs without the GIL, so Python would run its signal
+# handlers only when the call returns; Python's slices of an epoch
+# (fastnet/slicing.py) last about 0.1 s, but a slice can take seconds when
+# another process holds a core the loop's OpenMP threads wait for.  So on
+# the main thread the loop also looks at the clock every SIGNAL_CHECK_STEPS
+# steps and, once SIGNAL_CHECK_SECONDS have passed since it last did, takes
+# the GIL and runs the handlers: a KeyboardInterrupt stops the loop between
+# two steps and train_epoch raises it.  Other threads never take the GIL here
+# (Python runs signal handlers on the main thread only).
+
+cdef enum:
+    SIGNAL_CHECK_STEPS = 8
+cdef double SIGNAL_CHECK_SECONDS = 0.02
+# the interpreter's main thread, the one Python's signal handlers run on
+cdef unsigned long MAIN_THREAD = PyThread_get_thread_ident()
 
 cdef struct EpochProgress:
     double loss_sum         # sum of batch_loss * batch_length  (T.5)
     long steps              # optimizer steps taken
     intp done               # positions of the order trained on
     bint diverged           # a batch's loss was not finite
+    bint checks_signals     # on the main thread: run Python's signal handlers
+    double checked_at       # when they last ran (_seconds)
+    bint interrupted        # a handler raised; Plan._signal_error holds it
+
+
+cdef int _handler_raised(Plan plan) noexcept with gil:
+    """Run Python's signal handlers; 1 if one raised (kept on the plan)."""
+    try:
+        PyErr_CheckSignals()
+    except BaseException as error:
+        plan._signal_error = error
+        return 1
+    return 0
+
+
+cdef inline bint _interrupted(Plan plan, EpochProgress* progress) noexcept nogil:
+    """Whether a signal handler raised, looked at every SIGNAL_CHECK_STEPS
+    steps and at most every SIGNAL_CHECK_SECONDS."""
+    cdef double now
+    if not progress.checks_signals or progress.steps % SIGNAL_CHECK_STEPS:
+        return False
+    now = _seconds()
+    if now - progress.checked_at < SIGNAL_CHECK_SECONDS:
+        return False
+    progress.checked_at = now
+    progress.interrupted = _handler_raised(plan) != 0
+    return progress.interrupted
 
 
 cdef void _train(Plan plan, floating* params, floating* M, floating* V,
@@ -42,6 +85,8 @@ cdef void _train(Plan plan, floating* params, floating* M, floating* V,
         progress.loss_sum += batch_loss * (stop - start)
         start = stop
         progress.done = stop
+        if _interrupted(plan, progress):
+            return
 
 
 cdef double _sample_step(Plan plan, floating* params, floating* M, floating* V,

@@ -10,6 +10,8 @@ import numpy as np
 import operator
 from cython cimport floating
 from cython.parallel cimport parallel, prange
+from cpython.exc cimport PyErr_CheckSignals
+from cpython.pythread cimport PyThread_get_thread_ident
 from libc.math cimport log, sqrt, sqrtf, pow as cpow
 from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcpy, memset

@@ -62,6 +62,7 @@ cdef class Plan:
     cdef char* _grad                # the minibatch gradient, zeros between steps
     cdef char* _batch_buffers       # inputs | acts | deltas for _batch_rows samples
     cdef intp _batch_rows
+    cdef object _signal_error       # what a signal handler raised in train_epoch
     cdef readonly intp activity_samples  # samples trained on since reset_activity
 
     def __init__(self, layer_units, activations, activation_params, loss, *,
@@ -232,7 +233,9 @@ cdef class Plan:
         `order` trained on.  diverged is True when a batch's loss was not
         finite -- that batch was not applied and done is its start -- or when
         the parameters are not all finite at the end (done is then
-        len(order)).
+        len(order)).  On the main thread, Python's signal handlers run every
+        few hundredths of a second; what one raises (Ctrl-C's
+        KeyboardInterrupt) is raised here, between two steps (epoch.pxi).
         """
         cdef intp n = order.shape[0]
         cdef floating* M = NULL
@@ -245,7 +248,9 @@ cdef class Plan:
         batch.rows = 0
         progress.loss_sum = loss_sum
         progress.steps = progress.done = 0
-        progress.diverged = False
+        progress.diverged = progress.interrupted = False
+        progress.checks_signals = PyThread_get_thread_ident() == MAIN_THREAD
+        progress.checked_at = _seconds()
         self._check(&params[0], params.shape[0], sizeof(floating), samples, True)
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -264,10 +269,15 @@ cdef class Plan:
             fp_mode = _flush_denormals()   # this thread's share; workers set their own
             _train(self, &params[0], M, V, &samples.data, &order[0], n, batch_size,
                    &step, grad, &batch, &progress)
-            if not progress.diverged and not _all_finite(&params[0], self.n_params):
+            if (not progress.diverged and not progress.interrupted
+                    and not _all_finite(&params[0], self.n_params)):
                 progress.diverged = True
             _restore_fp_mode(fp_mode)
         self.activity_samples += progress.done
+        if progress.interrupted:
+            # the model is between two steps: the caller goes back to its checkpoint
+            error, self._signal_error = self._signal_error, None
+            raise error
         return progress.loss_sum, progress.steps, progress.done, progress.diverged
 
     cdef floating* _state(self, floating[::1] state, name) except NULL:

@@ -42,6 +42,24 @@ cdef extern from *:
     static inline void fastnet_restore_fp_mode(unsigned int saved) { (void)saved; }
     #endif
 
+    /* seconds on a monotonic clock (the training loop's signal checks) */
+    #ifdef _WIN32
+    #include <windows.h>
+    static double fastnet_seconds(void) {
+        LARGE_INTEGER frequency, count;
+        QueryPerformanceFrequency(&frequency);
+        QueryPerformanceCounter(&count);
+        return (double)count.QuadPart / (double)frequency.QuadPart;
+    }
+    #else
+    #include <time.h>
+    static double fastnet_seconds(void) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        return (double)now.tv_sec + 1e-9 * (double)now.tv_nsec;
+    }
+    #endif
+
     #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
     static int fastnet_cpu_has_avx2_fma(void) {
         __builtin_cpu_init();
@@ -65,6 +83,7 @@ cdef extern from *:
     int _has_openmp "fastnet_has_openmp"() noexcept nogil
     int _cpu_has_avx2_fma "fastnet_cpu_has_avx2_fma"() noexcept nogil
     int _cpu_has_avx512 "fastnet_cpu_has_avx512"() noexcept nogil
+    double _seconds "fastnet_seconds"() noexcept nogil
 
 
 def max_threads():
