@@ -1,12 +1,16 @@
-"""Kernel calls of a bounded duration, so that Ctrl-C stops training promptly.
+"""Kernel calls of a bounded duration: progress within an epoch, and Ctrl-C
+during an L-BFGS gradient.
 
-A kernel call holds no GIL and checks no signals, and Python runs its signal
-handlers only between bytecodes.  An epoch (or an L-BFGS gradient) is
-therefore run as several calls over consecutive slices of its samples, each
-about ``SLICE_SECONDS`` long: a KeyboardInterrupt arrives at the latest when
-the running slice ends.  Slices end on whole batches and the kernels carry
-their sums from one slice to the next, so the results are bit-identical to
-one call.
+A kernel call holds no GIL, and Python runs its signal handlers only between
+bytecodes.  An epoch (or an L-BFGS gradient) is therefore run as several
+calls over consecutive slices of its samples, each about ``SLICE_SECONDS``
+long: the progress bar advances between them, and a KeyboardInterrupt
+arrives at the latest when the running slice ends.  (The training loop
+itself also runs the signal handlers every few hundredths of a second,
+fastnet/_kernels/epoch.pxi, because a slice can take far longer than
+planned when another process holds a core its threads wait for.)  Slices
+end on whole batches and the kernels carry their sums from one slice to the
+next, so the results are bit-identical to one call.
 """
 import time
 
