@@ -36,6 +36,24 @@ def epoch_benchmark(benchmark):
 
 
 @pytest.fixture
+def latency_benchmark(benchmark):
+    """``run(label, call, rounds)``: benchmark single calls, record their median µs.
+
+    For calls too short for a minimum to mean much (one-row predict and
+    partial_fit): the median of ``rounds`` calls, as ``fastnet bench`` takes.
+    """
+    def run(label, call, rounds):
+        benchmark.pedantic(call, rounds=rounds, iterations=1, warmup_rounds=rounds // 10)
+        if benchmark.stats is None:
+            return
+        us_per_call = benchmark.stats["median"] * 1e6
+        benchmark.extra_info.update(label=label, us_per_call=us_per_call)
+        SPEEDS.setdefault(benchmark.group, {})[label] = us_per_call
+
+    return run
+
+
+@pytest.fixture
 def record_fit(benchmark):
     """``record(setting, library, accuracy, epochs)`` after a benchmarked fit."""
     def record(setting, library, accuracy, epochs):

@@ -15,8 +15,10 @@ import fastnet
 from sklearn import neural_network as sklearn_mlp
 
 from fastnet.bench.classifiers import classifier
-from fastnet.bench.data import load_digits_split, load_mnist_sized
-from fastnet.bench.settings import CLASSES, DIGITS_HIDDEN, MNIST_HIDDEN
+from fastnet.bench.data import load_digits_split, load_mnist_sized, repeat_rows
+from fastnet.bench.inference import LATENCY_METHODS, fitted_pair, one_row_call
+from fastnet.bench.settings import (CLASSES, DIGITS_HIDDEN, INFERENCE_HIDDEN, INFERENCE_ROWS,
+                                    MNIST_HIDDEN)
 from fastnet.bench.timing import quiet
 
 MNIST_SAMPLES = 1000
@@ -95,6 +97,42 @@ def test_adam_mnist(epoch_benchmark, mnist, library):
     label = "fastnet" if library is fastnet else "scikit-learn"
     time_epochs(epoch_benchmark, f"{label} float64", library, *mnist, MNIST_HIDDEN, "adam",
                 rounds=10)
+
+
+@pytest.mark.benchmark(group="SGD batch 200, digits 64-100-10")
+@pytest.mark.parametrize("library", [fastnet, sklearn_mlp], ids=["fastnet", "scikit-learn"])
+def test_sgd_batch_digits(epoch_benchmark, digits, library):
+    label = "fastnet" if library is fastnet else "scikit-learn"
+    time_epochs(epoch_benchmark, f"{label} float64", library, *digits, DIGITS_HIDDEN,
+                "sgd-batch", rounds=20)
+
+
+# ---------------------------------------------------------------------------
+# Predictions and online learning: one-row calls (the median of many) and
+# predict_proba on many rows, the same fitted architecture in both libraries.
+# ---------------------------------------------------------------------------
+
+@pytest.mark.benchmark(group="latency, one row, digits 64-100-10 (µs per call)")
+@pytest.mark.parametrize("method", LATENCY_METHODS)
+@pytest.mark.parametrize("library", ["fastnet", "scikit-learn"])
+def test_one_row_latency(latency_benchmark, digits, method, library):
+    X, y = digits
+    with threadpool_limits(limits=1, user_api="blas"):
+        model = fitted_pair(DIGITS_HIDDEN, X, y)[library]
+        call = one_row_call(model, method, X, y)
+        calls = iter(range(10**9))
+        latency_benchmark(f"{library} float64", lambda: call(next(calls)), rounds=2000)
+
+
+@pytest.mark.benchmark(group=f"predict_proba, {INFERENCE_ROWS} rows, 784-512-512-10")
+@pytest.mark.parametrize("library", ["fastnet", "scikit-learn"])
+def test_predict_proba_many_rows(epoch_benchmark, mnist, library):
+    X, y = mnist
+    rows = repeat_rows(X, INFERENCE_ROWS)
+    with threadpool_limits(limits=1, user_api="blas"):
+        model = fitted_pair(INFERENCE_HIDDEN, X, y)[library]
+        epoch_benchmark(f"{library} float64", lambda: model.predict_proba(rows),
+                        INFERENCE_ROWS, rounds=3)
 
 
 # ---------------------------------------------------------------------------
