@@ -14,8 +14,6 @@ task one thread however many the worker has.  Inside a worker task fastnet
 instead shares the worker's threads among the tasks it is running: a lone
 task (one grid-search fit on a worker of four threads) trains on all four,
 four tasks at once on one each -- the cores the worker was given, never more.
-An OMP_NUM_THREADS set above the worker's threads (dask's
-``distributed.nanny.pre-spawn-environ``) is honoured as the larger budget.
 """
 import contextlib
 import functools
@@ -54,7 +52,7 @@ def n_threads(n_jobs):
     if _forked:
         return 1
     available = max(1, kernels.max_threads())
-    worker_share = dask_worker_share(available)
+    worker_share = dask_worker_share()
     if worker_share is not None:
         available = worker_share
     if n_jobs is None:
@@ -64,10 +62,10 @@ def n_threads(n_jobs):
     return min(int(n_jobs), available)
 
 
-def dask_worker_share(omp_threads):
+def dask_worker_share():
     """Threads for a task running on a dask.distributed worker: the worker's
-    threads (or ``omp_threads``, when configured above them) over the tasks
-    it is executing now; None outside a worker task.  distributed is looked
+    threads over the tasks it is executing now (at least one); None outside
+    a worker task.  distributed is looked
     up, never imported: a process that did not import it runs no worker."""
     distributed = sys.modules.get("distributed")
     if distributed is None:
@@ -77,7 +75,7 @@ def dask_worker_share(omp_threads):
     except ValueError:   # not in a worker task
         return None
     state = worker.state
-    return max(1, max(state.nthreads, omp_threads) // max(1, len(state.executing)))
+    return max(1, state.nthreads // max(1, len(state.executing)))
 
 
 @functools.lru_cache(maxsize=1)
