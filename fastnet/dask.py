@@ -70,12 +70,12 @@ def fit(model, X, y, *, epochs=None, sample_weight=None, classes=None):
     X : dask array or dask DataFrame of shape (n_samples, n_features)
         The input data, in blocks of rows (row chunks or partitions).
     y : dask array, Series or DataFrame of shape (n_samples,) or (n_samples, n_outputs)
-        The targets, in the same blocks as X (a dask array is rechunked to
-        them).  Classifiers take 1-D class labels.
+        The targets, row for row with X (cut into X's blocks).  Classifiers
+        take 1-D class labels.
     epochs : int, default=None
         Epochs (L-BFGS iterations) at most; None takes ``model.max_iter``.
     sample_weight : dask array or Series of shape (n_samples,), default=None
-        Weights of the samples, blocked as X.
+        Weights of the samples, row for row with X.
     classes : array-like, default=None
         Every class label y holds (classifiers); None finds them in a first
         pass over y.
@@ -92,8 +92,8 @@ def fit(model, X, y, *, epochs=None, sample_weight=None, classes=None):
     >>> from fastnet.dask import fit
     >>> X = da.random.default_rng(0).normal(size=(600, 3), chunks=(200, 3))
     >>> y = X @ da.from_array([1.0, -2.0, 0.5])
-    >>> reg = fit(MLPRegressor(hidden_layer_sizes=(), learning_rate_init=0.01,
-    ...                        max_iter=30, random_state=0), X, y)
+    >>> reg = fit(MLPRegressor(hidden_layer_sizes=(), learning_rate_init=0.1,
+    ...                        random_state=0), X, y)
     >>> reg.coefs_[0].ravel().round(1)
     array([ 1. , -2. ,  0.5])
     """
@@ -122,48 +122,32 @@ class _Blocks:
 
     def __init__(self, X, y, sample_weight, need_classes):
         dask, da, dd = _dask()
-        frames = (dd.DataFrame, dd.Series)
         self._dask = dask
+        self.columns = None
         if isinstance(X, dd.DataFrame):
+            # a DataFrame's partitions become the blocks (dask may fuse small
+            # ones when it reads fewer columns, so y is cut by row position;
+            # the lengths come from a first pass, compute_chunk_sizes)
             self.columns = X._meta
-            x_parts = list(X.to_delayed())
-        elif isinstance(X, da.Array) and X.ndim == 2:
-            self.columns = None
-            X = X.rechunk({1: -1})
-            x_parts = list(X.to_delayed().ravel())
-        else:
+            X = X.to_dask_array()
+        if not isinstance(X, da.Array) or X.ndim != 2:
             raise TypeError("X must be a 2-D dask array or a dask DataFrame, got "
                             f"{type(X).__name__}")
+        if any(math.isnan(c) for c in X.chunks[0]):
+            X = X.compute_chunk_sizes()
+        X = X.rechunk({1: -1})
         self.n_features = X.shape[1]
         self.float32 = self.columns is None and X.dtype == np.float32
-        if isinstance(y, frames) and y.ndim == 2 and need_classes:
-            raise ValueError("fastnet.dask.fit trains classifiers on 1-D class labels")
-        # lengths: a dask array's chunks, else a first pass over y (or X)
-        aligned_y = isinstance(y, frames) and isinstance(X, dd.DataFrame)
-        if aligned_y and y.npartitions != X.npartitions:
-            raise ValueError(f"y has {y.npartitions} partitions, X {X.npartitions}: "
-                             "give them in the same blocks")
-        first_pass = {}
-        if self.columns is not None:
-            first_pass["lengths"] = (y if aligned_y else X).map_partitions(len)
-        elif any(math.isnan(c) for c in X.chunks[0]):
-            X = X.compute_chunk_sizes()
+        lengths = np.asarray(X.chunks[0], dtype=np.intp)
+        y = self._rows(y, lengths, "y")
         if need_classes:
-            if isinstance(y, frames):
-                first_pass["classes"] = y.unique()
-            else:
-                first_pass["classes"] = da.unique(da.asarray(y))
-        found = dict(zip(first_pass, dask.compute(*first_pass.values())))
-        lengths = (np.asarray(found["lengths"], dtype=np.intp) if "lengths" in found
-                   else np.asarray(X.chunks[0], dtype=np.intp))
-        if "classes" in found:
-            self.classes = np.unique(np.asarray(found["classes"]))
-        y_parts = list(y.to_delayed()) if aligned_y else self._blocked(y, lengths, "y")
-        w_parts = ([None] * len(lengths) if sample_weight is None
-                   else list(sample_weight.to_delayed())
-                   if isinstance(sample_weight, frames) and isinstance(X, dd.DataFrame)
-                   and sample_weight.npartitions == X.npartitions
-                   else self._blocked(sample_weight, lengths, "sample_weight"))
+            if y.ndim != 1:
+                raise ValueError("fastnet.dask.fit trains classifiers on 1-D class labels")
+            self.classes = np.unique(da.unique(y).compute())
+        x_parts = X.to_delayed().ravel()
+        y_parts = y.to_delayed().ravel()
+        w_parts = ([None] * len(lengths) if sample_weight is None else
+                   self._rows(sample_weight, lengths, "sample_weight").to_delayed().ravel())
         keep = lengths > 0
         self.lengths = lengths[keep]
         self.parts = [parts for parts, kept in zip(zip(x_parts, y_parts, w_parts), keep)
@@ -171,27 +155,31 @@ class _Blocks:
         if not self.parts:
             raise ValueError("X holds no samples")
 
-    def _blocked(self, values, lengths, name):
-        """Delayed blocks of ``values`` (array-like or dask) cut as ``lengths``."""
+    @staticmethod
+    def _rows(values, lengths, name):
+        """``values`` (dask or in memory) as a dask array cut into X's blocks."""
         _, da, dd = _dask()
         if isinstance(values, (dd.DataFrame, dd.Series)):
-            values = values.to_dask_array(lengths=True)
+            values = values.to_dask_array()
         values = da.asarray(values)
+        if any(math.isnan(c) for c in values.chunks[0]):
+            values = values.compute_chunk_sizes()
         if values.shape[0] != lengths.sum():
             raise ValueError(f"{name} has {values.shape[0]} rows, X {lengths.sum()}")
-        chunks = (tuple(int(n) for n in lengths),) + tuple((n,) for n in values.shape[1:])
-        return list(values.rechunk(chunks).to_delayed().ravel())
+        return values.rechunk((tuple(int(n) for n in lengths),)
+                              + tuple((n,) for n in values.shape[1:]))
 
     @property
     def n_blocks(self):
         return len(self.parts)
 
     def compute(self, block):
-        """(X, y, sample_weight) of a block, in memory (pandas or numpy)."""
+        """(X, y, sample_weight) of a block, in memory (X a pandas
+        DataFrame when it came from one)."""
         X, y, sample_weight = self._dask.compute(*self.parts[block])
-        if len(X) != len(y) or (sample_weight is not None and len(sample_weight) != len(X)):
-            raise ValueError(f"block {block} of X has {len(X)} rows but y or "
-                             "sample_weight does not: give them in the same blocks")
+        if self.columns is not None:   # the feature names fit saw
+            import pandas as pd
+            X = pd.DataFrame(X, columns=self.columns.columns, copy=False)
         return X, y, sample_weight
 
     def prototype(self, classes):
