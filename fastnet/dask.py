@@ -18,9 +18,10 @@ DataFrame's partitions.  The model stays an ordinary in-memory estimator.
   blocks.
 - 'lbfgs' runs full-batch L-BFGS with the blocks persisted on the workers.
   Each evaluation broadcasts the parameters, every worker adds up its
-  blocks' loss and gradient with fastnet's kernels, the partial sums are
-  added pairwise as a tree on the cluster, and SciPy's L-BFGS-B runs on the
-  client exactly as for in-memory data (fastnet/lbfgs.py).
+  blocks' loss and gradient with fastnet's kernels in one task, the
+  workers' sums are added pairwise as a tree on the cluster, and SciPy's
+  L-BFGS-B runs on the client exactly as for in-memory data
+  (fastnet/lbfgs.py).
 
 Needs the optional extra ``fastnet[dask]``; 'lbfgs' needs a
 ``dask.distributed`` Client, the streaming solvers use whatever scheduler
@@ -380,6 +381,8 @@ def _client():
 def _cluster_lbfgs(model, data, epochs):
     """'lbfgs': SciPy's L-BFGS-B on the client, the loss and gradient summed
     over the blocks persisted on the workers."""
+    from distributed import wait
+
     client = _client()
     shipped = client.scatter(model, broadcast=True, hash=False)
     blocks = []
@@ -387,10 +390,11 @@ def _cluster_lbfgs(model, data, epochs):
         parts = [None if part is None else client.compute(part) for part in data.parts[block]]
         blocks.append(client.submit(_worker_block, shipped, *parts, pure=False))
         del parts   # released once the checked block holds what it needs
+    wait(blocks)
     weight = sum(client.gather([client.submit(_weight_sum, block, pure=False)
                                 for block in blocks]))
     objective = _ClusterFullBatch(model, client, shipped, blocks, weight)
-    model._minimize_lbfgs(objective, int(data.lengths.sum()), uses_blas=True,
+    model._minimize_lbfgs(objective, int(data.lengths.sum()), uses_blas=False,
                           max_iter=epochs)
 
 
@@ -407,20 +411,21 @@ def _weight_sum(block):
             else float(np.sum(sample_weight, dtype=np.float64)))
 
 
-def _worker_gradient(model, params, block):
-    """On a worker: (loss sum, gradient sum) of a block's samples at
+def _worker_gradient(model, params, *blocks):
+    """On a worker: (loss sum, gradient sum) of its blocks' samples at
     ``params``, from the kernels (plan.add_gradient); a plan of its own, as
     a worker may run several of these at once."""
-    X, Y, sample_weight = block
-    samples = to_samples(X, params.dtype, Y, sample_weight)
     local = object.__new__(type(model))
     local.__dict__.update(model.__dict__)
     for cached in ("_plan", "_plan_key"):
         local.__dict__.pop(cached, None)
+    plan = local._kernel_plan()
     grad = np.zeros_like(params)
+    loss_sum = 0.0
     with single_threaded_blas(True):
-        loss_sum = local._kernel_plan().add_gradient(params, grad, samples, 0,
-                                                     samples.n_samples, 0.0)
+        for X, Y, sample_weight in blocks:
+            samples = to_samples(X, params.dtype, Y, sample_weight)
+            loss_sum = plan.add_gradient(params, grad, samples, 0, samples.n_samples, loss_sum)
     return loss_sum, grad
 
 
@@ -430,20 +435,28 @@ def _add_sums(first, second):
 
 class _ClusterFullBatch:
     """L-BFGS's objective over blocks on the cluster: (loss, gradient) at a
-    packed parameter vector, as fastnet/lbfgs.py's _FullBatch computes it."""
+    packed parameter vector, as fastnet/lbfgs.py's _FullBatch computes it.
+
+    Each worker sums the blocks it holds in one task (the blocks stay where
+    they were computed), and the workers' sums are added pairwise, a tree."""
 
     def __init__(self, estimator, client, model, blocks, weight_sum):
         self.est, self.client, self.model = estimator, client, model
-        self.blocks, self.weight_sum = blocks, weight_sum
+        self.weight_sum = weight_sum
         self.grad = np.empty_like(estimator._params)
+        holders = client.who_has(blocks)
+        self.groups = {}
+        for block in blocks:
+            self.groups.setdefault(sorted(holders[block.key])[0], []).append(block)
 
     def __call__(self, packed):
         est, client = self.est, self.client
         est._layout.unpack(packed, est._params)
         params = client.scatter(est._params.copy(), broadcast=True, hash=False)
-        sums = [client.submit(_worker_gradient, self.model, params, block, pure=False)
-                for block in self.blocks]
-        while len(sums) > 1:   # a tree: pairs, then pairs of pairs, on the workers
+        sums = [client.submit(_worker_gradient, self.model, params, *blocks, workers=[worker],
+                              allow_other_workers=True, pure=False)
+                for worker, blocks in sorted(self.groups.items())]
+        while len(sums) > 1:   # a tree: pairs, then pairs of pairs
             sums = [client.submit(_add_sums, *sums[i:i + 2], pure=False)
                     if i + 1 < len(sums) else sums[i] for i in range(0, len(sums), 2)]
         loss_sum, grad = sums[0].result()

@@ -282,20 +282,30 @@ def test_distributed_lbfgs_matches_in_memory(client, digits, regression, kind):
 
 
 def test_lbfgs_gradient_is_a_tree_of_pairwise_sums(client, digits, monkeypatch):
-    """Seven blocks: seven gradients, then 4 + 2 + 1 additions, per evaluation."""
-    added = []
+    """Per evaluation: one gradient task per worker holding blocks (each sums
+    its blocks), then the pairwise additions of a tree."""
+    submitted = []
     submit = type(client).submit
 
-    def counting(self, function, *args, **kwargs):
-        added.append(function.__name__)
+    def recording(self, function, *args, **kwargs):
+        submitted.append((function.__name__, len(args)))
         return submit(self, function, *args, **kwargs)
 
-    monkeypatch.setattr(type(client), "submit", counting)
+    monkeypatch.setattr(type(client), "submit", recording)
     model = fastnet.dask.fit(MLPClassifier(hidden_layer_sizes=(8,), solver="lbfgs",
                                            max_iter=3, random_state=0), *zarr_digits(digits))
-    evaluations = added.count("_worker_gradient") // 7
-    assert evaluations >= model.n_iter_ and added.count("_worker_gradient") % 7 == 0
-    assert added.count("_add_sums") == 6 * evaluations
+    evaluations = []   # per evaluation: blocks of each gradient task, additions
+    for name, n_args in submitted:
+        if name == "_worker_gradient":
+            if not evaluations or evaluations[-1][1]:
+                evaluations.append(([], 0))
+            evaluations[-1][0].append(n_args - 2)
+        elif name == "_add_sums":
+            evaluations[-1] = (evaluations[-1][0], evaluations[-1][1] + 1)
+    assert len(evaluations) > model.n_iter_
+    for blocks, additions in evaluations:
+        assert sorted(blocks) == sorted(evaluations[0][0]) and sum(blocks) == 7
+        assert len(blocks) == 2 and additions == 1   # the blocks are on both workers
 
 
 # --------------------------------------------------------- model search
