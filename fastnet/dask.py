@@ -31,6 +31,7 @@ import itertools
 import math
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from numbers import Integral
 
 import numpy as np
 from sklearn import config_context
@@ -86,6 +87,15 @@ def fit(model, X, y, *, epochs=None, sample_weight=None, classes=None):
     model : object
         The fitted in-memory estimator.
 
+    Raises
+    ------
+    ImportError
+        Without dask (``pip install 'fastnet[dask]'``).
+    ValueError
+        For 'lbfgs' without a dask.distributed Client, y or sample_weight
+        with other rows than X, labels outside ``classes``, or early
+        stopping with too few blocks to hold some out.
+
     Examples
     --------
     >>> import dask.array as da
@@ -100,6 +110,8 @@ def fit(model, X, y, *, epochs=None, sample_weight=None, classes=None):
     """
     _dask()
     model._validate_params()
+    if epochs is not None and not (isinstance(epochs, Integral) and epochs >= 1):
+        raise ValueError(f"epochs must be a whole number >= 1 or None, got {epochs!r}")
     with config_context(skip_parameter_validation=True):
         data = _Blocks(X, y, sample_weight, need_classes=is_classifier(model) and classes is None)
         if is_classifier(model) and classes is None:

@@ -235,6 +235,8 @@ def test_bad_inputs_are_refused(client, digits):
         fastnet.dask.fit(MLPClassifier(), digits["X"], y)
     with pytest.raises(ValueError, match="y has 100 rows"):
         fastnet.dask.fit(MLPRegressor(), X, y[:100])
+    with pytest.raises(ValueError, match="epochs must be"):
+        fastnet.dask.fit(MLPClassifier(), X, y, epochs=0)
     with pytest.raises(ValueError, match="holds out whole blocks"):
         fastnet.dask.fit(MLPClassifier(early_stopping=True), X.rechunk((2000, 64)), y)
 
