@@ -5,6 +5,7 @@ the data sets are written to Parquet and Zarr in a temporary directory and
 read back lazily, as a user's would be.
 """
 import doctest
+import os
 import subprocess
 import sys
 import time
@@ -35,6 +36,17 @@ def _cluster(**kwargs):
     root = str(Path(fastnet.__file__).resolve().parent.parent)
     return distributed.LocalCluster(processes=True, host="127.0.0.1", dashboard_address=None,
                                     env={"PYTHONPATH": root}, **kwargs)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def environment_kept():
+    """dask's nanny sets OMP_NUM_THREADS=1 and the like in this process's
+    environment for the workers it spawns and leaves them there: the
+    subprocesses of later tests would inherit them."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 @pytest.fixture(scope="module")
