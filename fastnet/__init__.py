@@ -4,7 +4,8 @@
 are drop-in replacements for scikit-learn's.  ``save`` / ``load`` keep models
 in files that loading never unpickles; ``plot_loss_curve`` draws training
 (matplotlib, imported on first use); ``to_onnx`` exports a fitted model (with
-the optional extra ``fastnet[onnx]``).
+the optional extra ``fastnet[onnx]``).  ``fastnet.dask.fit`` trains on dask
+arrays and DataFrames larger than memory (the extra ``fastnet[dask]``).
 """
 from ._docstrings import compose
 from .activations import ELU, Logistic

@@ -173,7 +173,9 @@ PARAMETERS = {
         bit-identical for any ``n_jobs``.  A process forked from one that
         imported fastnet uses one thread (GNU OpenMP cannot start threads
         there); 'spawn', 'forkserver' and joblib's default workers are not
-        affected."""),
+        affected.  In a dask.distributed worker's task, "every thread" is
+        the task's share of the worker's threads (its ``nthreads`` over the
+        tasks it runs at once)."""),
 }
 
 ATTRIBUTES = """

@@ -25,28 +25,35 @@ class LbfgsSolver:
     """The 'lbfgs' solver of BaseNetwork (see fastnet/network.py)."""
 
     def _fit_lbfgs(self, X, Y, sample_weight):
-        """Minimise the full-batch loss from the current weights.
+        """Minimise the full-batch loss from the current weights."""
+        samples = to_samples(X, self._params.dtype, Y, sample_weight)
+        self._minimize_lbfgs(_FullBatch(self, samples), samples.n_samples,
+                             uses_blas=not samples.is_sparse)
+
+    def _minimize_lbfgs(self, loss_grad, n_samples, uses_blas, max_iter=None):
+        """Run SciPy's L-BFGS-B on ``loss_grad`` (packed parameters to loss
+        and packed gradient: a _FullBatch, or fastnet/dask.py's objective
+        over blocks on a cluster) from the current weights.
 
         The parameter vector is packed in scikit-learn's order (all coefs_
         row-major as (n_in, n_out), then all intercepts_), so that L-BFGS
         sees the very same problem.
         """
-        samples = to_samples(X, self._params.dtype, Y, sample_weight)
-        loss_grad = _FullBatch(self, samples)
+        max_iter = self.max_iter if max_iter is None else max_iter
         iprint = 1 if self.verbose is True or self.verbose >= 1 else -1
-        options = {"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol}
+        options = {"maxfun": self.max_fun, "maxiter": max_iter, "gtol": self.tol}
         if tuple(int(v) for v in scipy.__version__.split(".")[:2]) < (1, 15):
             options["iprint"] = iprint
         checkpoint = Checkpoint(self)
         # the progress bar (verbose=True) counts iterations; scikit-learn's
         # lines for L-BFGS are SciPy's own (iprint)
         progress = Progress(self.verbose if not shows_lines(self.verbose) else False,
-                            self.max_iter, unit="iteration")
+                            max_iter, unit="iteration")
 
         def on_iteration(intermediate_result):   # SciPy passes its state by this name
             progress.epoch_end(progress.iterations + 1, intermediate_result.fun)
 
-        with single_threaded_blas(not samples.is_sparse):
+        with single_threaded_blas(uses_blas):
             try:
                 result = scipy.optimize.minimize(
                     loss_grad, self._layout.pack(self._params), method="L-BFGS-B",
@@ -60,8 +67,8 @@ class LbfgsSolver:
                 progress.close()
         if not (np.isfinite(result.fun) and np.all(np.isfinite(result.x))):
             checkpoint.restore()
-            raise Diverged(None, 0, samples.n_samples, samples.n_samples, 0)
-        self.n_iter_ = _check_optimize_result("lbfgs", result, self.max_iter)
+            raise Diverged(None, 0, n_samples, n_samples, 0)
+        self.n_iter_ = _check_optimize_result("lbfgs", result, max_iter)
         self.loss_ = result.fun
         if self.dtype is None:
             # scikit-learn's coefs_ become scipy's float64 solution, also

@@ -243,11 +243,18 @@ class BaseNetwork(StochasticSolver, LbfgsSolver, LayerWeights, BaseEstimator):
             self.__dict__.clear()
             self.__dict__.update(previous)
             raise
+        if self.solver in ("sgd", "adam"):
+            train = functools.partial(self._fit_stochastic, X, Y, sample_weight, incremental)
+        else:
+            train = functools.partial(self._fit_lbfgs, X, Y, sample_weight)
+        return self._train_or_explain(train, first_pass, previous)
+
+    def _train_or_explain(self, train, first_pass, previous):
+        """Run ``train()``; a divergence becomes the DivergenceError users
+        see, and a new fit of a fitted model that diverged before its first
+        epoch ended keeps the ``previous`` model (its ``__dict__``)."""
         try:
-            if self.solver in ("sgd", "adam"):
-                self._fit_stochastic(X, Y, sample_weight, incremental)
-            else:
-                self._fit_lbfgs(X, Y, sample_weight)
+            train()
         except Diverged as diverged:
             refitted = first_pass and "_params" in previous and diverged.completed == 0
             if refitted:   # a new fit of a fitted model: keep the old model

@@ -7,10 +7,18 @@ fastnet therefore trains and predicts on one thread (the kernels then enter
 no OpenMP region at all), whatever ``n_jobs`` says.  Multiprocessing with the
 'spawn' or 'forkserver' start method (and joblib's default loky workers)
 starts fresh processes, which keep their threads.
+
+Dask workers.  A dask.distributed worker runs ``nthreads`` tasks at once and
+its nanny starts it with OMP_NUM_THREADS=1, so OpenMP alone would give every
+task one thread however many the worker has.  Inside a worker task fastnet
+instead shares the worker's threads among the tasks it is running: a lone
+task (one grid-search fit on a worker of four threads) trains on all four,
+four tasks at once on one each -- the cores the worker was given, never more.
 """
 import contextlib
 import functools
 import os
+import sys
 import threading
 
 from threadpoolctl import ThreadpoolController
@@ -37,17 +45,37 @@ def n_threads(n_jobs):
     """OpenMP threads for ``n_jobs``, as joblib counts: None or -1 all the
     process may use, -2 all but one, ...; never more than that (a team of
     threads beyond the cores only waits), and 1 in a forked child (see the
-    module docstring)."""
+    module docstring); in a dask worker's task, its share of the worker's
+    threads."""
     if n_jobs == 0:
         raise ValueError("n_jobs == 0 has no meaning; use None, -1 or a positive int")
     if _forked:
         return 1
     available = max(1, kernels.max_threads())
+    worker_share = dask_worker_share()
+    if worker_share is not None:
+        available = worker_share
     if n_jobs is None:
         return available
     if n_jobs < 0:
         return max(1, available + 1 + n_jobs)
     return min(int(n_jobs), available)
+
+
+def dask_worker_share():
+    """Threads for a task running on a dask.distributed worker: the worker's
+    threads over the tasks it is executing now (at least one); None outside
+    a worker task.  distributed is looked
+    up, never imported: a process that did not import it runs no worker."""
+    distributed = sys.modules.get("distributed")
+    if distributed is None:
+        return None
+    try:
+        worker = distributed.get_worker()
+    except ValueError:   # not in a worker task
+        return None
+    state = worker.state
+    return max(1, state.nthreads // max(1, len(state.executing)))
 
 
 @functools.lru_cache(maxsize=1)

@@ -76,33 +76,52 @@ class Diverged(Exception):
 
 
 class _Epochs:
-    """The kernel side of one fit/partial_fit call: runs an epoch over the
-    samples in a given order, slice by slice."""
+    """The kernel side of one fit/partial_fit call: runs epochs over the
+    samples, shuffled as scikit-learn shuffles them, slice by slice.
+
+    The epoch loop (``StochasticSolver._run_epochs``) asks an object like
+    this one for ``n_samples``, ``run(progress)`` and ``dead_layers()``;
+    fastnet/dask.py plugs in one that streams blocks of a larger data set.
+    """
 
     def __init__(self, estimator, samples, batch_size, sample_weight):
         self.est, self.samples, self.batch_size = estimator, samples, batch_size
         self.plan = estimator._kernel_plan()
         self.slicer = Slicer(batch_size, 6.0 * estimator._layout.n_params)
         self.sample_weight = sample_weight
-        self.batch_starts = np.arange(0, samples.n_samples, batch_size)
+        self.n_samples = samples.n_samples
+        self._sample_idx = np.arange(self.n_samples, dtype=int)
 
-    def run(self, order, progress):
+    def run(self, progress):
         """Train one epoch; returns its loss sum (T.5), or raises Diverged."""
-        est, optimizer = self.est, self.est._optimizer
-        if (est._zero_weight_batch_raises and self.sample_weight is not None
-                and not np.all(np.add.reduceat(self.sample_weight[order], self.batch_starts))):
+        if self.est.shuffle:
+            self._sample_idx = _shuffled(self._sample_idx, self.est._random_state)
+        order = np.ascontiguousarray(self._sample_idx, dtype=np.intp)
+        self.check_batch_weights(self.sample_weight, order)
+        return self.train(self.samples, order, 0.0, 0, progress)
+
+    def check_batch_weights(self, sample_weight, order):
+        """scikit-learn's ZeroDivisionError for a batch whose weights sum to
+        zero (the drop-ins; Network's kernels skip such a batch)."""
+        if (self.est._zero_weight_batch_raises and sample_weight is not None
+                and not np.all(np.add.reduceat(sample_weight[order],
+                                               np.arange(0, len(order), self.batch_size)))):
             raise ZeroDivisionError("Weights sum to zero, can't be normalized")
+
+    def train(self, samples, order, loss_sum, offset, progress):
+        """Train on ``samples`` in ``order``, positions ``offset`` onwards of
+        the epoch's n_samples; returns loss_sum with their batches' added."""
+        est, optimizer = self.est, self.est._optimizer
         first, second = optimizer.moments()
-        loss_sum = 0.0
         for start, stop in self.slicer.slices(len(order)):
             loss_sum, steps, done, diverged = self.plan.train_epoch(
-                est._params, first, second, self.samples, order[start:stop],
+                est._params, first, second, samples, order[start:stop],
                 self.batch_size, optimizer.kernel_step(), loss_sum)
             optimizer.steps_taken(steps)
             if diverged:
-                raise Diverged(est.n_iter_ + 1, start + done, len(order), self.batch_size,
-                               est.n_iter_, by_loss=done < stop - start)
-            progress.within_epoch(est.n_iter_, stop / len(order))
+                raise Diverged(est.n_iter_ + 1, offset + start + done, self.n_samples,
+                               self.batch_size, est.n_iter_, by_loss=done < stop - start)
+            progress.within_epoch(est.n_iter_, (offset + stop) / self.n_samples)
         return loss_sum
 
     def dead_layers(self):
@@ -115,10 +134,31 @@ class _Epochs:
         return dead
 
 
+class HeldOut:
+    """The early-stopping validation set held in memory."""
+
+    def __init__(self, X, y, sample_weight):
+        self.X, self.y, self.sample_weight = X, y, sample_weight
+
+    def score(self, estimator):
+        """The estimator's validation score on it (accuracy or R^2)."""
+        return estimator._score(self.X, self.y, self.sample_weight)
+
+
 class StochasticSolver:
     """The stochastic solvers of BaseNetwork (see fastnet/network.py)."""
 
     def _fit_stochastic(self, X, Y, sample_weight, incremental):
+        self._start_optimizer(incremental)
+        X_train, Y_train, sw_train, validation = self._split_validation(X, Y, sample_weight)
+        batch_size = self._batch_size(X_train.shape[0])
+        samples = to_samples(X_train, self._params.dtype, Y_train, sw_train)
+        self._train_epochs(_Epochs(self, samples, batch_size, sw_train), validation,
+                           incremental, uses_blas=batch_size > 1 and not samples.is_sparse)
+
+    def _start_optimizer(self, incremental):
+        """A new optimizer (or the last call's, for partial_fit) and the
+        training records."""
         if not incremental or not hasattr(self, "_optimizer"):
             self._optimizer = make_optimizer(self, self._params)
         else:   # L-BFGS may have turned the weights into float64 since
@@ -126,18 +166,20 @@ class StochasticSolver:
         self._start_records(fresh=False)
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
-        X_train, Y_train, sw_train, validation = self._split_validation(X, Y, sample_weight)
-        n_samples = X_train.shape[0]
-        batch_size = self._batch_size(n_samples)
-        samples = to_samples(X_train, self._params.dtype, Y_train, sw_train)
-        epochs = _Epochs(self, samples, batch_size, sw_train)
+
+    def _train_epochs(self, epochs, validation, incremental, uses_blas, max_iter=None):
+        """Run the epoch loop over ``epochs`` (an _Epochs or an object with
+        its interface) with the checkpoint, progress display, Ctrl-C and
+        divergence handling of every fit; ``validation`` scores the
+        early-stopping set (a HeldOut or an object with its ``score``)."""
+        max_iter = self.max_iter if max_iter is None else max_iter
         checkpoint = self._checkpoint()
-        progress = Progress(self.verbose, self.max_iter, incremental)
+        progress = Progress(self.verbose, max_iter, incremental)
         self.n_iter_ = 0
-        with single_threaded_blas(batch_size > 1 and not samples.is_sparse):
+        with single_threaded_blas(uses_blas):
             try:
-                self._run_epochs(epochs, n_samples, validation, incremental, checkpoint,
-                                 progress)
+                self._run_epochs(epochs, validation, incremental, checkpoint, progress,
+                                 max_iter)
             except KeyboardInterrupt:
                 checkpoint.restore()
                 warnings.warn("Training interrupted by user.")
@@ -145,7 +187,7 @@ class StochasticSolver:
                 checkpoint.restore()
                 if validation is None or not self._early_stopping_outlives_divergence:
                     raise
-                self._record_diverged_epoch(n_samples)
+                self._record_diverged_epoch(epochs.n_samples)
             finally:
                 progress.close()
         if validation is not None:
@@ -202,7 +244,7 @@ class StochasticSolver:
         if X_val.shape[0] < 2:
             raise ValueError("The validation set is too small. Increase "
                              "'validation_fraction' or the size of your dataset.")
-        return X_train, Y_train, sw_train, (X_val, self._decode_targets(Y_val), sw_val)
+        return X_train, Y_train, sw_train, HeldOut(X_val, self._decode_targets(Y_val), sw_val)
 
     def _batch_size(self, n_samples):
         if self.batch_size == "auto":
@@ -214,21 +256,19 @@ class StochasticSolver:
                           "sample size. It is going to be clipped")
         return int(np.clip(self.batch_size, 1, n_samples))
 
-    def _run_epochs(self, epochs, n_samples, validation, incremental, checkpoint, progress):
+    def _run_epochs(self, epochs, validation, incremental, checkpoint, progress, max_iter):
         """scikit-learn's epoch loop: shuffle, train, bookkeeping, stopping.
 
         The checkpoint is saved as each epoch after the first begins, once
         the previous one's bookkeeping is done, so that an interrupted or
         diverging epoch leaves the records and weights of the last completed
         one (or, in the first epoch, the state before the call)."""
-        sample_idx = np.arange(n_samples, dtype=int)
+        n_samples = epochs.n_samples
         dead_warned = False
-        for epoch in range(self.max_iter):
+        for epoch in range(max_iter):
             if epoch:
                 checkpoint.save()   # the end of the previous epoch, records and all
-            if self.shuffle:
-                sample_idx = _shuffled(sample_idx, self._random_state)
-            total = epochs.run(np.ascontiguousarray(sample_idx, dtype=np.intp), progress)
+            total = epochs.run(progress)
             self.n_iter_ += 1
             self.loss_ = total / n_samples
             self.t_ += n_samples
@@ -251,10 +291,10 @@ class StochasticSolver:
                     self._no_improvement_count = 0
             if stop or incremental:
                 break
-            if self.n_iter_ == self.max_iter:
+            if self.n_iter_ == max_iter:
                 warnings.warn(
                     "Stochastic Optimizer: Maximum iterations (%d) reached and the "
-                    "optimization hasn't converged yet." % self.max_iter,
+                    "optimization hasn't converged yet." % max_iter,
                     ConvergenceWarning,
                 )
 
@@ -282,7 +322,7 @@ class StochasticSolver:
         stopping) or training loss did not improve by tol; keep the best.
         Returns the validation score (None without early stopping)."""
         if validation is not None:
-            score = self._score(*validation)
+            score = validation.score(self)
             self.validation_scores_.append(score)
             if score < self.best_validation_score_ + self.tol:
                 self._no_improvement_count += 1

@@ -39,10 +39,32 @@ def check_custom_network(output):
     assert "identical weights after one more epoch each: True" in output
 
 
+def check_dask_streaming(output):
+    assert re.search(r"Parquet data set: 1347 rows in \d+ files", output)
+    assert re.search(r"streamed: 15 epochs, final loss [\d.]+", output)
+    streamed = float(re.search(r"streamed accuracy on 450 held-out images: ([\d.]+)",
+                               output).group(1))
+    in_memory = float(re.search(r"in-memory accuracy on 450 held-out images: ([\d.]+)",
+                                output).group(1))
+    assert in_memory > 0.95 and abs(streamed - in_memory) <= 0.01
+
+
+def check_dask_grid_search(output):
+    assert "fastnet threads per task on each worker: [1, 1]" in output
+    assert re.search(r"searched 4 candidates x 3 folds on the cluster in [\d.]+ s", output)
+    assert len(re.findall(r"cross-validated accuracy ([\d.]+)", output)) == 4
+    assert re.search(r"^best: \{'mlpclassifier__alpha'", output, re.MULTILINE)
+    assert "same scores as the search in memory: True" in output
+    test = float(re.search(r"test accuracy of the best pipeline: ([\d.]+)", output).group(1))
+    assert test > 0.93
+
+
 CHECKS = {
     "online_learning.py": check_online_learning,
     "grid_search_pipeline.py": check_grid_search_pipeline,
     "custom_network.py": check_custom_network,
+    "dask_streaming.py": check_dask_streaming,
+    "dask_grid_search.py": check_dask_grid_search,
 }
 
 

@@ -10,6 +10,8 @@ LAZY = {
     "skops": "fastnet.save / fastnet.load import skops when called",
     "matplotlib": "fastnet.plot_loss_curve imports matplotlib when called",
     "click": "only the command line parses arguments",
+    "dask": "fastnet.dask.fit imports dask when called",
+    "distributed": "only fastnet.dask's L-BFGS and a dask worker's tasks use distributed",
 }
 
 
