@@ -6,10 +6,11 @@ random-number calls, so the same seed gives the same split and shuffles: the
 early-stopping split, the per-epoch permutation, the learning-rate schedule,
 the stopping rules and the restoring of the best weights.
 
-An epoch runs in kernel calls of about a tenth of a second (fastnet/slicing.py).
-Between them Python sees Ctrl-C: training then stops, warns "Training
-interrupted by user." as scikit-learn does, and returns the model as the
-last completed epoch left it.  A batch whose loss is not finite stops the
+An epoch runs in kernel calls of about a tenth of a second (fastnet/slicing.py),
+and the kernels' loop runs Python's signal handlers every few hundredths of a
+second (fastnet/_kernels/epoch.pxi).  On Ctrl-C training stops, warns
+"Training interrupted by user." as scikit-learn does, and returns the model
+as the last completed epoch left it.  A batch whose loss is not finite stops the
 epoch before its step; the model goes back to the last finite point and the
 estimator raises a DivergenceError (fastnet/network.py).
 """
