@@ -15,7 +15,8 @@ cdef enum:
     SIGNAL_CHECK_STEPS = 8
 cdef double SIGNAL_CHECK_SECONDS = 0.02
 # the interpreter's main thread, the one Python's signal handlers run on
-cdef unsigned long MAIN_THREAD = PyThread_get_thread_ident()
+# (whichever thread imports fastnet)
+cdef unsigned long MAIN_THREAD = threading.main_thread().ident
 
 cdef struct EpochProgress:
     double loss_sum         # sum of batch_loss * batch_length  (T.5)

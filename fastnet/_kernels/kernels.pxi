@@ -8,6 +8,7 @@
 cimport numpy as cnp
 import numpy as np
 import operator
+import threading
 from cython cimport floating
 from cython.parallel cimport parallel, prange
 from cpython.exc cimport PyErr_CheckSignals
