@@ -401,7 +401,7 @@ def test_client_memory_stays_bounded_by_a_few_blocks(client, tmp_path, fastnet_e
     da.to_zarr(y, str(tmp_path / "y.zarr"))
     run = subprocess.run([sys.executable, "-c", STREAM_AND_MEASURE, client.scheduler.address,
                           str(tmp_path)], env=fastnet_env, capture_output=True, text=True,
-                         timeout=300, check=False)
+                         timeout=300, check=False, cwd=tmp_path)   # not the source tree
     assert run.returncode == 0, run.stderr
     data_mb, peak_mb, trained, accuracy = map(float, run.stdout.split())
     print(f"streamed {data_mb:.0f} MB in blocks of {data_mb / n_blocks:.0f} MB; "
