@@ -143,7 +143,9 @@ def test_maths_defines_the_notes_numbering_once_each():
 
 def test_maths_names_no_paths_of_a_machine():
     text = _maths()
-    for fragment in ("/work/", "shared/seeds", "../shared", "/root/", "/tmp/"):
+    # the design notes' directory, spelt in two pieces so that this guard is
+    # not itself a citation of it
+    for fragment in ("/work/", "shared" "/seeds", "../" "shared", "/root/", "/tmp/"):
         assert fragment not in text
 
 
