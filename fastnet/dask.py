@@ -418,9 +418,9 @@ def _worker_block(model, X, y, sample_weight):
 
 
 def _weight_sum(block):
-    X, _, sample_weight = block
-    return (float(X.shape[0]) if sample_weight is None
-            else float(np.sum(sample_weight, dtype=np.float64)))
+    """On a worker: the block's weight sum, as the in-memory fit sums it."""
+    X, Y, sample_weight = block
+    return to_samples(X, X.dtype, Y, sample_weight).weight_sum()
 
 
 def _worker_gradient(model, params, *blocks):
@@ -455,6 +455,7 @@ class _ClusterFullBatch:
     def __init__(self, estimator, client, model, blocks, weight_sum):
         self.est, self.client, self.model = estimator, client, model
         self.weight_sum = weight_sum
+        self.plan = estimator._kernel_plan()
         self.grad = np.empty_like(estimator._params)
         holders = client.who_has(blocks)
         self.groups = {}
@@ -473,23 +474,5 @@ class _ClusterFullBatch:
                     if i + 1 < len(sums) else sums[i] for i in range(0, len(sums), 2)]
         loss_sum, grad = sums[0].result()
         self.grad[...] = grad
-        loss = _finish_gradient(est, self.grad, loss_sum, self.weight_sum)
+        loss = self.plan.finish_gradient(est._params, self.grad, loss_sum, self.weight_sum)
         return loss, est._layout.pack(self.grad)
-
-
-def _finish_gradient(estimator, grad, loss_sum, weight_sum):
-    """plan.finish_gradient (fastnet/_kernels/plan.pxi) on the client: the
-    mean loss loss_scale * loss_sum / sum w + alpha/2 ||W||^2 / sum w and the
-    gradient (G + alpha W) / sum w, biases G / sum w (T.1, T.2), written over
-    grad; returns the loss."""
-    alpha = float(estimator.alpha)
-    weights, _ = estimator._layout.views(estimator._params)
-    grad_weights, _ = estimator._layout.views(grad)
-    reg_loss = 0.0
-    if alpha > 0:
-        reg_loss = 0.5 * alpha * sum(float(np.sum(np.square(w, dtype=np.float64)))
-                                     for w in weights) / weight_sum
-        for g, w in zip(grad_weights, weights):
-            g += alpha * w
-    grad /= grad.dtype.type(weight_sum)
-    return estimator._loss_scale() * loss_sum / weight_sum + reg_loss

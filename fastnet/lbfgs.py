@@ -84,6 +84,7 @@ class _FullBatch:
         self.est, self.samples = estimator, samples
         self.plan = estimator._kernel_plan()
         self.grad = np.empty_like(estimator._params)
+        self.weight_sum = samples.weight_sum()
         # dense gradients run in chunks of GRADIENT_CHUNK_ROWS samples, so
         # slices start on chunk boundaries to sum in the same order
         granularity = 1 if samples.is_sparse else estimator._kernel_chunk_rows()
@@ -97,5 +98,5 @@ class _FullBatch:
         for start, stop in self.slicer.slices(self.samples.n_samples):
             loss_sum = self.plan.add_gradient(est._params, self.grad, self.samples, start,
                                               stop, loss_sum)
-        loss = self.plan.finish_gradient(est._params, self.grad, self.samples, loss_sum)
+        loss = self.plan.finish_gradient(est._params, self.grad, loss_sum, self.weight_sum)
         return loss, layout.pack(self.grad)

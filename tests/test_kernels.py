@@ -552,7 +552,8 @@ def test_gradient_in_slices_equals_one_call(build, sparse):
     sliced, loss_sum = np.zeros_like(params), 0.0
     for lo, hi in ((0, chunk), (chunk, 2 * chunk), (2 * chunk, len(X))):
         loss_sum = plan.add_gradient(params, sliced, samples, lo, hi, loss_sum)
-    assert plan.finish_gradient(params, sliced, samples, loss_sum) == loss
+    assert samples.weight_sum() == sum(sw)          # in sample order
+    assert plan.finish_gradient(params, sliced, loss_sum, samples.weight_sum()) == loss
     np.testing.assert_array_equal(sliced, whole)
 
 

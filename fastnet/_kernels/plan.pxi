@@ -324,19 +324,16 @@ cdef class Plan:
         return loss_sum
 
     def finish_gradient(self, const floating[::1] params, floating[::1] grad,
-                        Samples samples, double loss_sum):
-        """The mean loss and gradient from add_gradient's sums, as
+                        double loss_sum, double sw_sum):
+        """The mean loss and gradient from add_gradient's sums over samples
+        whose weights sum to sw_sum (Samples.weight_sum; the sum over all
+        blocks when they are spread over several machines), as
         scikit-learn's ``_backprop``: loss_scale sum_s w_s c_s / sum w +
         alpha/2 ||W||^2 / sum w, gradient (sum_s w_s s a^T + alpha W) / sum w
         (T.1, T.2), written over grad; returns the loss."""
-        cdef intp n = samples.n_samples
-        cdef double sw_sum, reg_loss = 0, alpha = self.net.alpha
-        if params.shape[0] != self.n_params or grad.shape[0] != self.n_params \
-                or samples.data.itemsize != sizeof(floating):
-            raise ValueError("finish_gradient: parameters, gradient and samples do not "
-                             "match the plan")
-        cdef const intp[::1] order = np.arange(n, dtype=np.intp)
-        sw_sum = _weight_sum(<const floating*> samples.data.weights, &order[0], 0, n)
+        cdef double reg_loss = 0, alpha = self.net.alpha
+        if params.shape[0] != self.n_params or grad.shape[0] != self.n_params:
+            raise ValueError("finish_gradient: parameters and gradient do not match the plan")
         if sw_sum == 0:
             raise ValueError("the sample weights sum to zero: the mean loss is undefined")
         with nogil:
@@ -352,7 +349,7 @@ cdef class Plan:
             raise ValueError("a gradient needs at least one sample")
         grad[:] = 0
         loss_sum = self.add_gradient(params, grad, samples, 0, samples.n_samples)
-        return self.finish_gradient(params, grad, samples, loss_sum)
+        return self.finish_gradient(params, grad, loss_sum, samples.weight_sum())
 
     def forward(self, const floating[::1] params, Samples samples, floating[:, ::1] out,
                 int n_threads=1):

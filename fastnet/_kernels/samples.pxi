@@ -120,6 +120,15 @@ cdef class Samples:
     def n_outputs(self):
         return self.data.n_out if self.data.Y != NULL else 0
 
+    def weight_sum(self):
+        """The sum of the sample weights (the number of samples without
+        weights), in sample order: the denominator of the mean loss and
+        gradient (T.1, T.2) that Plan.finish_gradient takes."""
+        cdef const intp[::1] order = np.arange(max(self.n_samples, 1), dtype=np.intp)
+        if self.data.itemsize == sizeof(float):
+            return _weight_sum(<const float*> self.data.weights, &order[0], 0, self.n_samples)
+        return _weight_sum(<const double*> self.data.weights, &order[0], 0, self.n_samples)
+
 
 cdef _check_array(array, int ndim, dtype, n_rows=None):
     """A C-contiguous ndarray of ndim dimensions and the dtype (None: a float
