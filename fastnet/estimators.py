@@ -152,6 +152,45 @@ class MLPClassifier(ClassifierMixin, _DropIn):
                                  f"has {self.classes_}. 'y' has {classes}.")
         return X, self._one_hot(y)
 
+    def _same_classes(self, classes):
+        """Whether partial_fit's ``classes`` are left out or are ``classes_``
+        as they are (what _check_partial_fit_first_call accepts without
+        unique_labels)."""
+        if classes is None:
+            return True
+        known = self.__dict__.get("classes_")
+        return (known is not None and type(classes) is np.ndarray
+                and classes.dtype == known.dtype and np.array_equal(classes, known))
+
+    def _online_targets(self, y):
+        # labels of classes_ only, as the rows of their targets
+        targets = self._class_targets()
+        if y.ndim != 1 or targets is None:
+            return None
+        index, rows = targets
+        try:
+            positions = [index[label] for label in y.tolist()]
+        except KeyError:   # not a class: the full path says so
+            return None
+        return rows.take(positions, axis=0)
+
+    def _class_targets(self):
+        """({label: position in classes_}, the kernels' target row of each
+        class in the weights' dtype) for binary or multiclass targets (None
+        for others), kept while classes_ and the dtype stay; labels equal as
+        numbers find each other, as in _known_labels."""
+        cached = self.__dict__.get("_class_targets_of")
+        if cached is not None and cached[0] is self.classes_ \
+                and cached[1] == self._params.dtype:
+            return cached[2]
+        targets = None
+        if self._label_binarizer.y_type_ in ("binary", "multiclass") \
+                and self.classes_.dtype.kind in "biuf" and len(self.classes_) >= 2:
+            index = {label: i for i, label in enumerate(self.classes_.tolist())}
+            targets = index, self._one_hot(self.classes_, self._params.dtype)
+        self._class_targets_of = (self.classes_, self._params.dtype, targets)
+        return targets
+
     def _known_labels(self, y):
         """Whether 1-D numeric y holds only labels of classes_ (binary or
         multiclass), so that unique_labels and the check against classes_
@@ -163,8 +202,8 @@ class MLPClassifier(ClassifierMixin, _DropIn):
         at = np.minimum(np.searchsorted(classes, y), len(classes) - 1)
         return bool(np.all(classes[at] == y))
 
-    def _one_hot(self, y):
-        """``self._label_binarizer.transform(y)`` as booleans.
+    def _one_hot(self, y, dtype=bool):
+        """``self._label_binarizer.transform(y)`` as booleans (or ``dtype``).
 
         For 1-D binary or multiclass y, whose labels _validate_input has just
         checked against classes_, the indicator columns are built directly:
@@ -174,11 +213,11 @@ class MLPClassifier(ClassifierMixin, _DropIn):
         binarizer = self._label_binarizer
         if y.ndim != 1 or binarizer.y_type_ not in ("binary", "multiclass") \
                 or len(self.classes_) < 2:
-            return binarizer.transform(y).astype(bool)
+            return binarizer.transform(y).astype(dtype)
         if binarizer.y_type_ == "binary":
-            return (y == self.classes_[1]).reshape(-1, 1)
-        Y = np.zeros((len(y), len(self.classes_)), dtype=bool)
-        Y[np.arange(len(y)), np.searchsorted(self.classes_, y)] = True
+            return (y == self.classes_[1]).reshape(-1, 1).astype(dtype)
+        Y = np.zeros((len(y), len(self.classes_)), dtype=dtype)
+        Y[np.arange(len(y)), np.searchsorted(self.classes_, y)] = 1
         return Y
 
     def _decode_targets(self, Y):
@@ -238,6 +277,8 @@ class MLPClassifier(ClassifierMixin, _DropIn):
         >>> clf.classes_, clf.t_
         (array([0, 1, 2]), 150)
         """
+        if sample_weight is None and self._same_classes(classes) and self._step_online(X, y):
+            return self
         if _check_partial_fit_first_call(self, classes):
             self._label_binarizer = LabelBinarizer()
             if type_of_target(y).startswith("multilabel"):

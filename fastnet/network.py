@@ -24,6 +24,7 @@ from .exceptions import DivergenceError
 from .initializers import initial_params
 from .layout import LayerWeights, Layout
 from .lbfgs import LbfgsSolver
+from .online import OnlineStep
 from .samples import to_samples
 from .training import Diverged, StochasticSolver
 
@@ -102,7 +103,7 @@ def _own_arguments(local_variables):
             if name not in ("self", "__class__")}
 
 
-class BaseNetwork(StochasticSolver, LbfgsSolver, LayerWeights, BaseEstimator):
+class BaseNetwork(OnlineStep, StochasticSolver, LbfgsSolver, LayerWeights, BaseEstimator):
     """Shared machinery of ``Network``, ``MLPClassifier`` and ``MLPRegressor``.
 
     Subclasses define ``__init__`` (their signature and defaults) and pass
@@ -215,7 +216,8 @@ class BaseNetwork(StochasticSolver, LbfgsSolver, LayerWeights, BaseEstimator):
         # layout is kept as its units, from which the kernels derive the
         # offsets again.
         state = dict(super().__getstate__())
-        for scratch in ("_plan", "_plan_key", "_saved"):   # rebuilt on first use
+        for scratch in ("_plan", "_plan_key", "_saved", "_online_key",
+                        "_class_targets_of"):   # rebuilt on first use
             state.pop(scratch, None)
         if "_layout" in state:
             state["_layer_units"] = state.pop("_layout").units
@@ -243,11 +245,14 @@ class BaseNetwork(StochasticSolver, LbfgsSolver, LayerWeights, BaseEstimator):
             self.__dict__.clear()
             self.__dict__.update(previous)
             raise
+        self._forget_online_settings()
         if self.solver in ("sgd", "adam"):
             train = functools.partial(self._fit_stochastic, X, Y, sample_weight, incremental)
         else:
             train = functools.partial(self._fit_lbfgs, X, Y, sample_weight)
-        return self._train_or_explain(train, first_pass, previous)
+        self._train_or_explain(train, first_pass, previous)
+        self._remember_online_settings()
+        return self
 
     def _train_or_explain(self, train, first_pass, previous):
         """Run ``train()``; a divergence becomes the DivergenceError users
@@ -436,6 +441,8 @@ class BaseNetwork(StochasticSolver, LbfgsSolver, LayerWeights, BaseEstimator):
         >>> net.t_, net.predict([[2.0]]).round(1)
         (200, array([4.]))
         """
+        if sample_weight is None and self._step_online(X, y):
+            return self
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
     # ------------------------------------------------------------ predict

@@ -126,13 +126,17 @@ class _Epochs:
         return loss_sum
 
     def dead_layers(self):
-        """Hidden ReLU layers none of whose units fired on the samples trained
-        since the last look (when they are enough to judge)."""
-        if not self.est._warns_dead_units or self.plan.activity_samples < DEAD_LAYER_MIN_SAMPLES:
-            return []
-        dead = self.plan.dead_layers()
-        self.plan.reset_activity()
-        return dead
+        return dead_layers(self.est, self.plan)
+
+
+def dead_layers(estimator, plan):
+    """Hidden ReLU layers none of whose units fired on the samples ``plan``
+    trained since the last look (when they are enough to judge)."""
+    if not estimator._warns_dead_units or plan.activity_samples < DEAD_LAYER_MIN_SAMPLES:
+        return []
+    dead = plan.dead_layers()
+    plan.reset_activity()
+    return dead
 
 
 class HeldOut:

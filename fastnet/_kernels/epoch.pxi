@@ -28,6 +28,83 @@ cdef struct EpochProgress:
     bint interrupted        # a handler raised; Plan._signal_error holds it
 
 
+cdef tuple _train_call(Plan plan, floating[::1] params, floating[::1] first_moment,
+                       floating[::1] second_moment, Samples samples, const intp[::1] order,
+                       intp batch_size, dict optimizer, double loss_sum, bint undoable):
+    """Plan.train_epoch (and with undoable, Plan.train_step): check the
+    arguments, train, and check the parameters at the end.  Returns
+    (loss_sum, steps, done, diverged, undone)."""
+    cdef intp n = order.shape[0], size = plan.n_params * sizeof(floating)
+    cdef floating* M = NULL
+    cdef floating* V = NULL
+    cdef BatchScratch batch
+    cdef floating* grad = NULL
+    cdef EpochProgress progress
+    cdef OptimizerStep step
+    cdef unsigned int fp_mode
+    cdef char* undo = NULL
+    cdef bint undone = False
+    plan._undo_ready = False
+    batch.rows = 0
+    progress.loss_sum = loss_sum
+    progress.steps = progress.done = 0
+    progress.diverged = progress.interrupted = False
+    # a step that can be undone is too short to look at signals in
+    progress.checks_signals = PyThread_get_thread_ident() == MAIN_THREAD and not undoable
+    progress.checked_at = _seconds()
+    plan._check(&params[0], params.shape[0], sizeof(floating), samples, True)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    _check_order(order, samples.n_samples)
+    _checked_code(optimizer.get("kind"), Optimizer, "optimizer kind")
+    step = _optimizer_step(optimizer)
+    if step.kind != SGD:
+        M = plan._state(first_moment, "first_moment")
+    if step.kind == ADAM:
+        V = plan._state(second_moment, "second_moment")
+    if batch_size > 1:
+        grad = <floating*> plan._gradient_buffer()
+        if not samples.is_sparse:
+            batch = plan._batch_scratch(min(batch_size, n))
+    if undoable:
+        undo = plan._undo_buffer()
+        plan._undo_moments = (M != NULL) + (V != NULL)
+    with nogil:
+        if undo != NULL:
+            if batch_size > 1 or step.kind != SGD or plan.net.alpha != 0:
+                # every parameter moves through _update_row, which keeps
+                # what it overwrites while the rows are in cache
+                step.undo = undo
+                step.params = &params[0]
+                step.n_params = plan.n_params
+            else:
+                # per-sample plain SGD updates rows in place elsewhere (and
+                # skips those of dead units): copy its one array up front
+                memcpy(undo, &params[0], size)
+        fp_mode = _flush_denormals()   # this thread's share; workers set their own
+        _train(plan, &params[0], M, V, &samples.data, &order[0], n, batch_size,
+               &step, grad, &batch, &progress)
+        if (not progress.diverged and not progress.interrupted
+                and not _all_finite(&params[0], plan.n_params)):
+            progress.diverged = True
+        _restore_fp_mode(fp_mode)
+        if undo != NULL and progress.diverged and progress.steps:
+            # the step left a parameter non-finite: take it back
+            memcpy(&params[0], undo, size)
+            if M != NULL:
+                memcpy(M, undo + size, size)
+            if V != NULL:
+                memcpy(V, undo + 2 * size, size)
+            undone = True
+    plan._undo_ready = undoable and progress.steps > 0 and not undone
+    plan.activity_samples += progress.done
+    if progress.interrupted:
+        # the model is between two steps: the caller goes back to its checkpoint
+        error, plan._signal_error = plan._signal_error, None
+        raise error
+    return progress.loss_sum, progress.steps, progress.done, progress.diverged, undone
+
+
 cdef int _handler_raised(Plan plan) noexcept with gil:
     """Run Python's signal handlers; 1 if one raised (kept on the plan)."""
     try:

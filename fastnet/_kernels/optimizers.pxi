@@ -13,6 +13,33 @@ cdef struct OptimizerStep:
     double beta_2
     double epsilon
     long t                   # Adam: the steps taken before this one
+    # Plan.train_step: _update_row first copies what it overwrites into undo
+    # (NULL otherwise), laid out as params | first moment | second moment,
+    # at the row's offset from params
+    void* undo
+    const void* params
+    intp n_params
+
+
+cdef OptimizerStep _optimizer_step(dict given) except *:
+    """The OptimizerStep of a dict with its hyper-parameter fields (Python's
+    form, fastnet/optimizers.py); nothing to undo."""
+    cdef OptimizerStep step
+    try:
+        step.kind = given["kind"]
+        step.learning_rate = given["learning_rate"]
+        step.momentum = given["momentum"]
+        step.nesterov = given["nesterov"]
+        step.beta_1 = given["beta_1"]
+        step.beta_2 = given["beta_2"]
+        step.epsilon = given["epsilon"]
+        step.t = given["t"]
+    except KeyError as missing:
+        raise ValueError(f"the optimizer dict has no {missing} field") from None
+    step.undo = NULL
+    step.params = NULL
+    step.n_params = 0
+    return step
 
 
 cdef inline void _next_step(const OptimizerStep* given, OptimizerStep* step) noexcept nogil:
@@ -46,6 +73,8 @@ cdef inline void _update_row(const OptimizerStep* step, floating* w, floating* m
     cdef intp j
     cdef floating g, vel, lr = step.learning_rate, mu = step.momentum
     cdef floating b1 = step.beta_1, b2 = step.beta_2, eps = step.epsilon
+    if step.undo != NULL:
+        _keep_for_undo(step, w, m, v, n)
     if step.kind == SGD:
         for j in range(n):
             w[j] = w[j] - lr * (gs * a[j] + reg * w[j])
@@ -67,3 +96,16 @@ cdef inline void _update_row(const OptimizerStep* step, floating* w, floating* m
             m[j] = b1 * m[j] + (1 - b1) * g
             v[j] = b2 * v[j] + (1 - b2) * (g * g)
             w[j] = w[j] + (-lr * m[j] / (_sqrt(v[j]) + eps))
+
+
+cdef inline void _keep_for_undo(const OptimizerStep* step, const floating* w,
+                                const floating* m, const floating* v, intp n) noexcept nogil:
+    # the n parameters at w, and the optimizer's state for them, as they are
+    # before the step: copied to their places in step.undo
+    cdef intp at = w - <const floating*> step.params
+    cdef floating* undo = <floating*> step.undo
+    memcpy(undo + at, w, n * sizeof(floating))
+    if step.kind != SGD:
+        memcpy(undo + step.n_params + at, m, n * sizeof(floating))
+    if step.kind == ADAM:
+        memcpy(undo + 2 * step.n_params + at, v, n * sizeof(floating))

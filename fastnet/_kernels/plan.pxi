@@ -64,6 +64,9 @@ cdef class Plan:
     cdef intp _batch_rows
     cdef object _signal_error       # what a signal handler raised in train_epoch
     cdef readonly intp activity_samples  # samples trained on since reset_activity
+    cdef char* _undo                # what train_step overwrote (see undo_step)
+    cdef bint _undo_ready           # _undo holds a step that was taken
+    cdef int _undo_moments          # moments in _undo: 0, 1 or 2
 
     def __init__(self, layer_units, activations, activation_params, loss, *,
                  bint fused_delta, double loss_scale=1.0, double alpha=0.0,
@@ -166,6 +169,7 @@ cdef class Plan:
         free(self.net.active)
         free(self._grad)
         free(self._batch_buffers)
+        free(self._undo)
 
     @property
     def layer_units(self):
@@ -198,11 +202,14 @@ cdef class Plan:
         net.active = NULL
         return net
 
-    cdef _check(self, const void* params_data, intp n_params, intp itemsize,
-                Samples samples, bint targets):
+    cdef _check_params(self, const void* params_data, intp n_params, intp itemsize):
         if itemsize != self.itemsize or n_params != self.n_params:
             raise ValueError(f"this plan takes {self.n_params} {self.dtype} parameters, "
                              f"got {n_params} of {itemsize} bytes")
+
+    cdef _check(self, const void* params_data, intp n_params, intp itemsize,
+                Samples samples, bint targets):
+        self._check_params(params_data, n_params, itemsize)
         if samples.dtype != self.dtype:
             raise TypeError(f"samples are {samples.dtype}, the plan {self.dtype}")
         if samples.data.n_in != self.net.sizes[0]:
@@ -237,48 +244,53 @@ cdef class Plan:
         few hundredths of a second; what one raises (Ctrl-C's
         KeyboardInterrupt) is raised here, between two steps (epoch.pxi).
         """
-        cdef intp n = order.shape[0]
-        cdef floating* M = NULL
-        cdef floating* V = NULL
-        cdef BatchScratch batch
-        cdef floating* grad = NULL
-        cdef EpochProgress progress
-        cdef OptimizerStep step
-        cdef unsigned int fp_mode
-        batch.rows = 0
-        progress.loss_sum = loss_sum
-        progress.steps = progress.done = 0
-        progress.diverged = progress.interrupted = False
-        progress.checks_signals = PyThread_get_thread_ident() == MAIN_THREAD
-        progress.checked_at = _seconds()
-        self._check(&params[0], params.shape[0], sizeof(floating), samples, True)
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        _check_order(order, samples.n_samples)
-        _checked_code(optimizer.get("kind"), Optimizer, "optimizer kind")
-        step = optimizer
-        if step.kind != SGD:
-            M = self._state(first_moment, "first_moment")
-        if step.kind == ADAM:
-            V = self._state(second_moment, "second_moment")
-        if batch_size > 1:
-            grad = <floating*> self._gradient_buffer()
-            if not samples.is_sparse:
-                batch = self._batch_scratch(min(batch_size, n))
-        with nogil:
-            fp_mode = _flush_denormals()   # this thread's share; workers set their own
-            _train(self, &params[0], M, V, &samples.data, &order[0], n, batch_size,
-                   &step, grad, &batch, &progress)
-            if (not progress.diverged and not progress.interrupted
-                    and not _all_finite(&params[0], self.n_params)):
-                progress.diverged = True
-            _restore_fp_mode(fp_mode)
-        self.activity_samples += progress.done
-        if progress.interrupted:
-            # the model is between two steps: the caller goes back to its checkpoint
-            error, self._signal_error = self._signal_error, None
-            raise error
-        return progress.loss_sum, progress.steps, progress.done, progress.diverged
+        return _train_call(self, params, first_moment, second_moment, samples, order,
+                           batch_size, optimizer, loss_sum, False)[:4]
+
+    def train_step(self, floating[::1] params, floating[::1] first_moment,
+                   floating[::1] second_moment, Samples samples, const intp[::1] order,
+                   dict optimizer):
+        """One optimizer step on all the samples in `order` (train_epoch with
+        batch_size len(order)) that leaves nothing behind when it fails:
+        partial_fit's one-step calls, which keep no checkpoint of their own.
+
+        params and the moments are copied on the way in.  A batch whose loss
+        is not finite is not applied, and a step that leaves a parameter
+        non-finite is taken back at once; either way diverged is True and
+        params and moments hold what they held before the call.  A step that
+        succeeded can be taken back by undo_step until the next train_step.
+        Returns (loss_sum, steps, done, diverged) as train_epoch does.
+        """
+        return _train_call(self, params, first_moment, second_moment, samples, order,
+                           max(order.shape[0], 1), optimizer, 0.0, True)[:4]
+
+    def forget_undo(self):
+        """undo_step does nothing until the next train_step takes a step."""
+        self._undo_ready = False
+
+    def undo_step(self, floating[::1] params, floating[::1] first_moment,
+                  floating[::1] second_moment):
+        """Put back the parameters and moments from before the last
+        train_step, if it took its step (once); returns whether it did."""
+        cdef intp size = self.n_params * self.itemsize
+        if not self._undo_ready:
+            return False
+        self._check_params(&params[0], params.shape[0], sizeof(floating))
+        self._undo_ready = False
+        memcpy(&params[0], self._undo, size)
+        if self._undo_moments > 0:
+            memcpy(self._state(first_moment, "first_moment"), self._undo + size, size)
+        if self._undo_moments > 1:
+            memcpy(self._state(second_moment, "second_moment"), self._undo + 2 * size, size)
+        return True
+
+    cdef char* _undo_buffer(self) except NULL:
+        # params | first moment | second moment before a train_step
+        if self._undo == NULL:
+            self._undo = <char*> malloc(3 * self.n_params * self.itemsize)
+            if self._undo == NULL:
+                raise MemoryError("cannot allocate the undo buffer")
+        return self._undo
 
     cdef floating* _state(self, floating[::1] state, name) except NULL:
         if state.shape[0] != self.n_params:
