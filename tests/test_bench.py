@@ -17,7 +17,8 @@ from fastnet.bench.report import Figure, Report, faster_text, format_table, sign
 from fastnet.bench.roofline import Bound, Roofline, Work, memory_level
 from fastnet.bench.settings import QUICK, Architecture
 from fastnet.bench.targets import TARGETS, target_rows
-from fastnet.bench.timing import median_call_seconds
+from fastnet.bench.timing import (interleaved_median_call_seconds, interleaved_min_seconds,
+                                  median_call_seconds)
 from fastnet.bench.training import SGD_BATCH, minibatch_section
 
 DIGITS = Architecture(64, (100,))
@@ -154,6 +155,38 @@ def test_median_call_seconds_calls_each_index_once_after_the_warm_up():
     seconds = median_call_seconds(calls.append, 7, warm_up=3)
     assert calls == [0, 1, 2, 0, 1, 2, 3, 4, 5, 6]
     assert seconds >= 0
+
+
+def test_interleaved_tools_take_turns_and_keep_their_fastest():
+    calls = []
+    times = {"a": iter([3.0, 1.0, 2.0]), "b": iter([5.0, 6.0, 4.0])}
+
+    def measure(tool):
+        def run():
+            calls.append(tool)
+            return next(times[tool])
+        return run
+
+    best = interleaved_min_seconds({tool: measure(tool) for tool in times}, 3,
+                                   at_least_seconds=0)
+    assert calls == ["a", "b"] * 3
+    assert best == {"a": 1.0, "b": 4.0}
+
+
+def test_interleaved_short_measurements_repeat_until_enough_time_passed():
+    rounds = []
+    best = interleaved_min_seconds({"a": lambda: rounds.append(1) or 0.1}, 2,
+                                   at_least_seconds=0.55)
+    assert len(rounds) == 6 and best == {"a": 0.1}
+
+
+def test_interleaved_calls_alternate_call_by_call():
+    calls = []
+    seconds = interleaved_median_call_seconds(
+        {"a": lambda i: calls.append(("a", i)), "b": lambda i: calls.append(("b", i))}, 2,
+        warm_up=1)
+    assert calls == [("a", 0), ("b", 0), ("a", 0), ("b", 0), ("a", 1), ("b", 1)]
+    assert set(seconds) == {"a", "b"} and min(seconds.values()) >= 0
 
 
 def test_repeat_rows_cycles_through_the_rows():

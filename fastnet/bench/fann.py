@@ -68,10 +68,13 @@ class FannDriver:
         output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
         return [tuple(map(float, line.split())) for line in output.splitlines()]
 
-    def time_epoch(self, X, y, architecture, repeats):
-        """µs per sample of an incremental epoch, the minimum of ``repeats``."""
-        epochs = self.train(X, y, architecture, repeats, PER_SAMPLE_LEARNING_RATE)
-        return min(seconds for seconds, _ in epochs) / len(X) * 1e6
+    def epochs(self, X, y, architecture, epochs_per_run=3):
+        """A measure (see timing.interleaved_min_seconds): the seconds of the
+        fastest incremental epoch of one run of the driver."""
+        def measure():
+            epochs = self.train(X, y, architecture, epochs_per_run, PER_SAMPLE_LEARNING_RATE)
+            return min(seconds for seconds, _ in epochs)
+        return measure
 
     def race(self, architecture, X_train, y_train, X_test, y_test, max_epochs, repeats):
         """Race to TARGET_ACCURACY at FANN's default learning rate; fastest of ``repeats``."""

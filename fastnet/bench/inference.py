@@ -11,7 +11,7 @@ from .data import repeat_rows
 from .report import faster_text
 from .roofline import Work
 from .settings import CLASSES, DIGITS_HIDDEN, INFERENCE_HIDDEN, INFERENCE_ROWS, Architecture
-from .timing import median_call_seconds, min_seconds, quiet
+from .timing import interleaved_median_call_seconds, min_seconds, quiet
 
 LATENCY = "latency, one row"
 PREDICT_PROBA = f"predict_proba, {INFERENCE_ROWS} rows"
@@ -51,9 +51,11 @@ def latency_section(report, digits, budget):
     with threadpool_limits(limits=1, user_api="blas"):
         models = fitted_pair(DIGITS_HIDDEN, X_train, y_train)
         for method in LATENCY_METHODS:
-            us = {tool: 1e6 * median_call_seconds(one_row_call(model, method, X_train, y_train),
-                                                  budget.latency_calls)
-                  for tool, model in models.items()}
+            # call by call in turns (timing.interleaved_median_call_seconds)
+            calls = {tool: one_row_call(model, method, X_train, y_train)
+                     for tool, model in models.items()}
+            us = {tool: 1e6 * seconds for tool, seconds in
+                  interleaved_median_call_seconds(calls, budget.latency_calls).items()}
             measurement = f"{LATENCY}, digits {architecture}"
             setting = f"{method}, median of {budget.latency_calls}"
             report.latency(measurement, "fastnet", setting, us["fastnet"],

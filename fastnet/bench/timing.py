@@ -21,6 +21,52 @@ def min_seconds(run, repeats, at_least_seconds=0.3):
     return best
 
 
+def interleaved_min_seconds(measures, repeats, at_least_seconds=0.3):
+    """Shortest of repeated measurements of several tools, taken in turns.
+
+    ``measures`` maps a tool to a callable returning the seconds of one
+    measurement.  Each round measures every tool once, so a shared machine's
+    busy and quiet spells fall on all of them alike and their ratio is
+    fair.  Rounds go on until every tool has ``repeats`` measurements and,
+    for short ones, until ``at_least_seconds`` have passed (at most 100
+    rounds), as in min_seconds.  Returns {tool: shortest seconds}.
+    """
+    best = {tool: float("inf") for tool in measures}
+    spent = dict.fromkeys(measures, 0.0)
+    rounds = 0
+    while rounds < repeats or (min(spent.values()) < at_least_seconds and rounds < 100):
+        for tool, measure in measures.items():
+            seconds = measure()
+            best[tool], spent[tool] = min(best[tool], seconds), spent[tool] + seconds
+        rounds += 1
+    return best
+
+
+def timed(run):
+    """A measure for interleaved_min_seconds: the wall time of ``run()``."""
+    def measure():
+        start = time.perf_counter()
+        run()
+        return time.perf_counter() - start
+    return measure
+
+
+def interleaved_median_call_seconds(calls, n_calls, warm_up=20):
+    """Median wall time of single calls ``call(i)`` of several tools, which
+    take turns call by call (see interleaved_min_seconds); {tool: seconds}."""
+    for i in range(warm_up):
+        for call in calls.values():
+            call(i)
+    seconds = {tool: np.empty(n_calls) for tool in calls}
+    clock = time.perf_counter
+    for i in range(n_calls):
+        for tool, call in calls.items():
+            start = clock()
+            call(i)
+            seconds[tool][i] = clock() - start
+    return {tool: float(np.median(values)) for tool, values in seconds.items()}
+
+
 def median_call_seconds(call, n_calls, warm_up=20):
     """Median wall time of ``call(i)`` for i = 0 … n_calls - 1, after a warm-up.
 

@@ -6,11 +6,12 @@ targets summary quotes are recorded under keys ``(section, data, tool[, dtype])`
 """
 from dataclasses import dataclass
 
-from .classifiers import time_classifier_epoch
+from .classifiers import classifier_epochs, time_classifier_epoch
 from .report import faster_text, threads_text
 from .roofline import Work
 from .settings import BATCH_SIZE, WIDE_HIDDEN, Architecture
-from .torch_peer import time_torch_epoch
+from .timing import interleaved_min_seconds
+from .torch_peer import time_torch_epoch, torch_epochs
 
 PER_SAMPLE = "per-sample SGD"
 ADAM = f"Adam batch {BATCH_SIZE}"
@@ -26,20 +27,29 @@ class Peers:
 
 
 def fastnet_rows(report, measurement, X, y, architecture, budget, thread_counts,
-                 note="", key=None):
+                 note="", key=None, rivals=None):
     """fastnet's per-sample SGD in float64 and float32 at each thread count.
 
     Returns {(dtype, threads): µs per sample}; each row is compared with
     the same dtype at one thread, or float32 at one thread with float64.
     One-thread rows are recorded under ``(*key, dtype)`` when ``key`` is given.
+    ``rivals`` ({tool: measure of one epoch}) are timed in turns with the
+    one-thread rows (timing.interleaved_min_seconds); their µs per sample
+    are returned under (tool, 1).
     """
     import fastnet
 
-    us = {}
+    measures = {(dtype, 1): classifier_epochs(fastnet, X, y, architecture.hidden, "sgd", 1,
+                                              dtype)
+                for dtype in ("float64", "float32")}
+    measures.update({(tool, 1): measure for tool, measure in (rivals or {}).items()})
+    us = {tool: seconds / len(X) * 1e6
+          for tool, seconds in interleaved_min_seconds(measures, budget.repeats).items()}
     for dtype in ("float64", "float32"):
         for threads in thread_counts:
-            us[dtype, threads] = time_classifier_epoch(fastnet, X, y, architecture.hidden, "sgd",
-                                                       threads, budget.repeats, dtype)
+            if threads > 1:
+                us[dtype, threads] = time_classifier_epoch(fastnet, X, y, architecture.hidden,
+                                                           "sgd", threads, budget.repeats, dtype)
             if threads > 1:
                 comparison = faster_text(us[dtype, 1], us[dtype, threads], threads_text(threads))
             elif dtype == "float32":
@@ -61,8 +71,10 @@ def per_sample_section(report, title, X, y, architecture, budget, peer_samples, 
     from sklearn import neural_network as sklearn_mlp
 
     measurement = f"{PER_SAMPLE}, {title} {architecture}"
+    # FANN, the per-sample target's peer, takes turns with fastnet's epochs
+    rivals = {} if peers.fann is None else {"FANN": peers.fann.epochs(X, y, architecture)}
     fastnet_us = fastnet_rows(report, measurement, X, y, architecture, budget, thread_counts,
-                              key=(PER_SAMPLE, title, "fastnet"))
+                              key=(PER_SAMPLE, title, "fastnet"), rivals=rivals)
 
     def peer_row(tool, us, dtype, note=""):
         report.throughput(measurement, tool, us, Work.training(architecture, dtype), 1,
@@ -78,8 +90,7 @@ def per_sample_section(report, title, X, y, architecture, budget, peer_samples, 
         peer_row("PyTorch", time_torch_epoch(peers.torch, X[subset], y[subset], architecture,
                                              1, 1, budget.repeats), "float64", note)
     if peers.fann is not None:
-        peer_row("FANN", peers.fann.time_epoch(X, y, architecture, budget.repeats), "float32",
-                 ", tanh")
+        peer_row("FANN", fastnet_us["FANN", 1], "float32", ", tanh")
 
 
 def wide_section(report, X, y, budget, thread_counts):
@@ -102,17 +113,19 @@ def minibatch_section(report, section, setup, title, X, y, architecture, budget,
     measurement = f"{section}, {title} {architecture}"
     work = Work.training(architecture, "float64", BATCH_SIZE)
     for threads in thread_counts:
-        def add(tool, us, comparison=""):
-            report.throughput(measurement, tool, us, work, threads, comparison,
+        def add(tool, comparison=True):
+            report.throughput(measurement, tool, us[tool], work, threads,
+                              faster_text(us[tool], us["fastnet"]) if comparison else "",
                               key=(section, title, tool) if threads == 1 else None)
 
-        fast = time_classifier_epoch(fastnet, X, y, architecture.hidden, setup, threads,
-                                     budget.repeats)
-        add("fastnet", fast)
-        slow = time_classifier_epoch(sklearn_mlp, X, y, architecture.hidden, setup, threads,
-                                     budget.repeats)
-        add("scikit-learn", slow, faster_text(slow, fast))
+        # the tools take turns, epoch by epoch (timing.interleaved_min_seconds)
+        measures = {tool: classifier_epochs(library, X, y, architecture.hidden, setup, threads)
+                    for tool, library in (("fastnet", fastnet), ("scikit-learn", sklearn_mlp))}
         if torch is not None:
-            slow = time_torch_epoch(torch, X, y, architecture, BATCH_SIZE, threads,
-                                    budget.repeats)
-            add("PyTorch", slow, faster_text(slow, fast))
+            measures["PyTorch"] = torch_epochs(torch, X, y, architecture, BATCH_SIZE, threads)
+        us = {tool: seconds / len(X) * 1e6
+              for tool, seconds in interleaved_min_seconds(measures, budget.repeats).items()}
+        add("fastnet", comparison=False)
+        add("scikit-learn")
+        if torch is not None:
+            add("PyTorch")
