@@ -29,13 +29,15 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from . import kernels
-from .checkpoint import LISTS, RECORDS
+from .checkpoint import RECORDS
 from .progress import Progress
 from .threads import single_threaded_blas
 from .training import Diverged, _shuffled, dead_layers
 
 # a one-row call visits its one sample
 _FIRST_ROW = np.zeros(1, dtype=np.intp)
+# the fast path shows no progress (verbose calls take the full path)
+_NO_PROGRESS = Progress(False, 1, incremental=True)
 
 
 class _Settings:
@@ -131,7 +133,7 @@ class OnlineStep:
         with single_threaded_blas(samples.n_samples > 1):
             try:
                 self.n_iter_ = 0
-                self._run_epochs(one_step, None, True, None, Progress(False, 1, True), 1)
+                self._run_epochs(one_step, None, True, None, _NO_PROGRESS, 1)
             except KeyboardInterrupt:
                 one_step.undo()
                 records.restore()
@@ -143,22 +145,21 @@ class OnlineStep:
 
 class _Records:
     """The training records and the optimizer's scalars before a one-step
-    call (a Checkpoint without the arrays, which the kernel keeps)."""
+    call (a Checkpoint without the arrays, which the kernel keeps).  Without
+    early stopping, loss_curve_ is the one list an epoch appends to."""
 
     def __init__(self, estimator):
         self._estimator = estimator
         self._state = dict(estimator.__dict__)
         self._optimizer = dict(vars(estimator._optimizer))
-        self._lengths = [(name, len(self._state[name])) for name in LISTS
-                         if self._state.get(name) is not None]
+        self._curve_length = len(estimator.loss_curve_)
 
     def restore(self):
         est = self._estimator
         for name in RECORDS:
             if name in self._state:
                 setattr(est, name, self._state[name])
-        for name, length in self._lengths:
-            del getattr(est, name)[length:]
+        del est.loss_curve_[self._curve_length:]
         vars(est._optimizer).update(self._optimizer)
 
 

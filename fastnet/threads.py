@@ -112,6 +112,7 @@ class _SingleThreadedBlas:
 
 
 _blas_limit = _SingleThreadedBlas()
+_no_limit = contextlib.nullcontext()   # reusable: it holds nothing
 
 
 def single_threaded_blas(uses_blas):
@@ -121,4 +122,4 @@ def single_threaded_blas(uses_blas):
     one thread keeps results bit-identical for any n_jobs (the kernels share
     wide GEMMs among their own threads in fixed slices instead).
     """
-    return _blas_limit if uses_blas else contextlib.nullcontext()
+    return _blas_limit if uses_blas else _no_limit

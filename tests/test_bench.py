@@ -180,12 +180,15 @@ def test_interleaved_short_measurements_repeat_until_enough_time_passed():
     assert len(rounds) == 6 and best == {"a": 0.1}
 
 
-def test_interleaved_calls_alternate_call_by_call():
+def test_interleaved_calls_take_turns_block_by_block():
     calls = []
     seconds = interleaved_median_call_seconds(
-        {"a": lambda i: calls.append(("a", i)), "b": lambda i: calls.append(("b", i))}, 2,
-        warm_up=1)
-    assert calls == [("a", 0), ("b", 0), ("a", 0), ("b", 0), ("a", 1), ("b", 1)]
+        {"a": lambda i: calls.append(("a", i)), "b": lambda i: calls.append(("b", i))}, 5,
+        warm_up=1, block=2)
+    # each block: one warm-up call, then the block's calls
+    assert calls == [("a", 0), ("a", 0), ("a", 1), ("b", 0), ("b", 0), ("b", 1),
+                     ("a", 2), ("a", 2), ("a", 3), ("b", 2), ("b", 2), ("b", 3),
+                     ("a", 4), ("a", 4), ("b", 4), ("b", 4)]
     assert set(seconds) == {"a", "b"} and min(seconds.values()) >= 0
 
 

@@ -51,7 +51,7 @@ def latency_section(report, digits, budget):
     with threadpool_limits(limits=1, user_api="blas"):
         models = fitted_pair(DIGITS_HIDDEN, X_train, y_train)
         for method in LATENCY_METHODS:
-            # call by call in turns (timing.interleaved_median_call_seconds)
+            # in turns of 100 calls (timing.interleaved_median_call_seconds)
             calls = {tool: one_row_call(model, method, X_train, y_train)
                      for tool, model in models.items()}
             us = {tool: 1e6 * seconds for tool, seconds in

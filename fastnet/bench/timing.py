@@ -51,19 +51,22 @@ def timed(run):
     return measure
 
 
-def interleaved_median_call_seconds(calls, n_calls, warm_up=20):
-    """Median wall time of single calls ``call(i)`` of several tools, which
-    take turns call by call (see interleaved_min_seconds); {tool: seconds}."""
-    for i in range(warm_up):
-        for call in calls.values():
-            call(i)
+def interleaved_median_call_seconds(calls, n_calls, warm_up=20, block=100):
+    """Median wall time of single calls ``call(i)``, i = 0 … n_calls - 1, of
+    several tools, which take turns ``block`` calls at a time (see
+    interleaved_min_seconds), each block after ``warm_up`` untimed calls;
+    {tool: seconds}.  Turns of single calls would measure each tool with
+    caches the other one just filled."""
     seconds = {tool: np.empty(n_calls) for tool in calls}
     clock = time.perf_counter
-    for i in range(n_calls):
+    for first in range(0, n_calls, block):
         for tool, call in calls.items():
-            start = clock()
-            call(i)
-            seconds[tool][i] = clock() - start
+            for i in range(warm_up):
+                call(first + i)
+            for i in range(first, min(first + block, n_calls)):
+                start = clock()
+                call(i)
+                seconds[tool][i] = clock() - start
     return {tool: float(np.median(values)) for tool, values in seconds.items()}
 
 
