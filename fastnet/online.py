@@ -12,8 +12,8 @@ every check as it is, this path does the same with less:
   finite with X's rows, a classifier's labels all in ``classes_``;
 - the hyper-parameters and the model's state are those of the last call
   that went the full way (its settings are remembered and compared);
-- the kernel's ``Plan.train_step`` copies the weights and moments as it
-  starts and puts them back itself if the step fails (DivergenceError), or
+- the kernel's ``Plan.train_step`` keeps what the step overwrites and puts
+  it back itself if the step fails (DivergenceError); Python puts it back
   when Ctrl-C stops the call before its bookkeeping is done.
 
 The result is bit-identical to the full path's (tests/test_online.py
@@ -46,8 +46,13 @@ class _Settings:
     ``same(estimator)`` compares the values it holds now: by identity or
     ==, and lists or arrays (which can be edited in place) by content."""
 
+    _readers = {}   # estimator class: itemgetter of its parameters
+
     def __init__(self, estimator):
-        self._read = operator.itemgetter(*estimator._get_param_names())
+        cls = type(estimator)
+        if cls not in self._readers:   # the signature is slow to inspect
+            self._readers[cls] = operator.itemgetter(*cls._get_param_names())
+        self._read = self._readers[cls]
         self._values = self._read(estimator.__dict__)
         self._mutable = [(i, _contents(v)) for i, v in enumerate(self._values)
                          if isinstance(v, (list, np.ndarray))]

@@ -33,7 +33,7 @@ cdef tuple _train_call(Plan plan, floating[::1] params, floating[::1] first_mome
                        intp batch_size, dict optimizer, double loss_sum, bint undoable):
     """Plan.train_epoch (and with undoable, Plan.train_step): check the
     arguments, train, and check the parameters at the end.  Returns
-    (loss_sum, steps, done, diverged, undone)."""
+    (loss_sum, steps, done, diverged)."""
     cdef intp n = order.shape[0], size = plan.n_params * sizeof(floating)
     cdef floating* M = NULL
     cdef floating* V = NULL
@@ -102,7 +102,7 @@ cdef tuple _train_call(Plan plan, floating[::1] params, floating[::1] first_mome
         # the model is between two steps: the caller goes back to its checkpoint
         error, plan._signal_error = plan._signal_error, None
         raise error
-    return progress.loss_sum, progress.steps, progress.done, progress.diverged, undone
+    return progress.loss_sum, progress.steps, progress.done, progress.diverged
 
 
 cdef int _handler_raised(Plan plan) noexcept with gil:

@@ -245,7 +245,7 @@ cdef class Plan:
         KeyboardInterrupt) is raised here, between two steps (epoch.pxi).
         """
         return _train_call(self, params, first_moment, second_moment, samples, order,
-                           batch_size, optimizer, loss_sum, False)[:4]
+                           batch_size, optimizer, loss_sum, False)
 
     def train_step(self, floating[::1] params, floating[::1] first_moment,
                    floating[::1] second_moment, Samples samples, const intp[::1] order,
@@ -254,15 +254,17 @@ cdef class Plan:
         batch_size len(order)) that leaves nothing behind when it fails:
         partial_fit's one-step calls, which keep no checkpoint of their own.
 
-        params and the moments are copied on the way in.  A batch whose loss
-        is not finite is not applied, and a step that leaves a parameter
-        non-finite is taken back at once; either way diverged is True and
-        params and moments hold what they held before the call.  A step that
-        succeeded can be taken back by undo_step until the next train_step.
-        Returns (loss_sum, steps, done, diverged) as train_epoch does.
+        What the step overwrites is kept as it goes (each row as the
+        optimizer reaches it; per-sample plain SGD copies its array first).  A
+        batch whose loss is not finite is not applied, and a step that leaves
+        a parameter non-finite is taken back at once; either way diverged is
+        True and params and moments hold what they held before the call.  A
+        step that succeeded can be taken back by undo_step until the next
+        train_step.  Returns (loss_sum, steps, done, diverged) as train_epoch
+        does.
         """
         return _train_call(self, params, first_moment, second_moment, samples, order,
-                           max(order.shape[0], 1), optimizer, 0.0, True)[:4]
+                           max(order.shape[0], 1), optimizer, 0.0, True)
 
     def forget_undo(self):
         """undo_step does nothing until the next train_step takes a step."""
