@@ -50,7 +50,6 @@ def fastnet_rows(report, measurement, X, y, architecture, budget, thread_counts,
             if threads > 1:
                 us[dtype, threads] = time_classifier_epoch(fastnet, X, y, architecture.hidden,
                                                            "sgd", threads, budget.repeats, dtype)
-            if threads > 1:
                 comparison = faster_text(us[dtype, 1], us[dtype, threads], threads_text(threads))
             elif dtype == "float32":
                 comparison = faster_text(us["float64", 1], us[dtype, 1], "float32")
