@@ -133,11 +133,12 @@ class MLPClassifier(ClassifierMixin, _DropIn):
 
     def _validate_input(self, X, y, incremental, reset):
         X, y = self._validate_targets(X, y, reset)
+        positions = None   # of y's labels in classes_, when looked up here
         if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
             self._label_binarizer = LabelBinarizer()
             self._label_binarizer.fit(y)
             self.classes_ = self._label_binarizer.classes_
-        elif not self.warm_start and self._known_labels(y):
+        elif not self.warm_start and (positions := self._label_positions(y)) is not None:
             pass   # partial_fit on labels all in classes_ (what unique_labels checks)
         else:
             classes = unique_labels(y)
@@ -150,7 +151,7 @@ class MLPClassifier(ClassifierMixin, _DropIn):
             elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
                 raise ValueError("`y` has classes not in `self.classes_`. `self.classes_` "
                                  f"has {self.classes_}. 'y' has {classes}.")
-        return X, self._one_hot(y)
+        return X, self._one_hot(y, positions=positions)
 
     def _same_classes(self, classes):
         """Whether partial_fit's ``classes`` are left out or are ``classes_``
@@ -178,7 +179,7 @@ class MLPClassifier(ClassifierMixin, _DropIn):
         """({label: position in classes_}, the kernels' target row of each
         class in the weights' dtype) for binary or multiclass targets (None
         for others), kept while classes_ and the dtype stay; labels equal as
-        numbers find each other, as in _known_labels."""
+        numbers find each other, as in _label_positions."""
         cached = self.__dict__.get("_class_targets_of")
         if cached is not None and cached[0] is self.classes_ \
                 and cached[1] == self._params.dtype:
@@ -191,25 +192,26 @@ class MLPClassifier(ClassifierMixin, _DropIn):
         self._class_targets_of = (self.classes_, self._params.dtype, targets)
         return targets
 
-    def _known_labels(self, y):
-        """Whether 1-D numeric y holds only labels of classes_ (binary or
-        multiclass), so that unique_labels and the check against classes_
-        would pass."""
+    def _label_positions(self, y):
+        """The positions in classes_ of 1-D numeric y's labels when all of
+        them are labels of classes_ (binary or multiclass), so that
+        unique_labels and the check against classes_ would pass; else None."""
         if y.ndim != 1 or y.dtype.kind not in "biuf" \
                 or self._label_binarizer.y_type_ not in ("binary", "multiclass"):
-            return False
+            return None
         classes = self.classes_
         at = np.minimum(np.searchsorted(classes, y), len(classes) - 1)
-        return bool(np.all(classes[at] == y))
+        return at if np.all(classes[at] == y) else None
 
-    def _one_hot(self, y, dtype=bool):
+    def _one_hot(self, y, dtype=bool, positions=None):
         """``self._label_binarizer.transform(y)`` as booleans (or ``dtype``).
 
         For 1-D binary or multiclass y, whose labels _validate_input has just
         checked against classes_, the indicator columns are built directly:
         LabelBinarizer.transform would re-derive the target type twice more,
         which costs more than a digits epoch of per-sample training and is
-        paid on every partial_fit call."""
+        paid on every partial_fit call.  ``positions`` are y's positions in
+        classes_ when _label_positions has just found them."""
         binarizer = self._label_binarizer
         if y.ndim != 1 or binarizer.y_type_ not in ("binary", "multiclass") \
                 or len(self.classes_) < 2:
@@ -217,7 +219,9 @@ class MLPClassifier(ClassifierMixin, _DropIn):
         if binarizer.y_type_ == "binary":
             return (y == self.classes_[1]).reshape(-1, 1).astype(dtype)
         Y = np.zeros((len(y), len(self.classes_)), dtype=dtype)
-        Y[np.arange(len(y)), np.searchsorted(self.classes_, y)] = 1
+        if positions is None:
+            positions = np.searchsorted(self.classes_, y)
+        Y[np.arange(len(y)), positions] = 1
         return Y
 
     def _decode_targets(self, Y):

@@ -13,12 +13,11 @@ import numpy as np
 from sklearn import config_context, get_config
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.metrics import r2_score
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from . import kernels, threads
+from . import kernels, seeding, threads
 from .activations import CODES, ELU, Logistic, output_range, resolve, resolve_hidden
 from .exceptions import DivergenceError
 from .initializers import initial_params
@@ -221,6 +220,8 @@ class BaseNetwork(OnlineStep, StochasticSolver, LbfgsSolver, LayerWeights, BaseE
             state.pop(scratch, None)
         if "_layout" in state:
             state["_layer_units"] = state.pop("_layout").units
+        if "_random_state" in state:
+            state["_random_state"] = seeding.plain(state["_random_state"])
         return state
 
     def __setstate__(self, state):
@@ -306,9 +307,10 @@ class BaseNetwork(OnlineStep, StochasticSolver, LbfgsSolver, LayerWeights, BaseE
         self.out_activation_ = self._layer_acts[-1].name
         self._check_targets(Y)
         if first_pass or self._draws_random_numbers(Y.shape[0]):
-            # seeding a RandomState from an int costs more than a one-row
-            # partial_fit, which draws nothing (a permutation of one sample)
-            self._random_state = check_random_state(self.random_state)
+            # seeding costs more than a one-row partial_fit, which draws
+            # nothing (a permutation of one sample)
+            self._random_state = seeding.fresh_random_state(
+                self.random_state, self.__dict__.get("_random_state"))
         if first_pass:
             self._initialize(layer_units, dtype)
         self._kernel_plan()        # the kernels accept the layout and settings

@@ -26,11 +26,11 @@ import operator
 import warnings
 
 import numpy as np
-from sklearn.utils import check_random_state
 
 from . import kernels
 from .checkpoint import RECORDS
 from .progress import Progress
+from .seeding import fresh_random_state
 from .threads import single_threaded_blas
 from .training import Diverged, _shuffled, dead_layers
 
@@ -88,11 +88,12 @@ class OnlineStep:
         """Train on (X, y) by the fast path if the call qualifies; returns
         whether it did (False: nothing was changed or checked)."""
         key = self.__dict__.get("_online_key")
-        if key is None or not self._plain_targets(X, y):
-            return False
-        n_samples = X.shape[0]
-        if (X.dtype != self._params.dtype or not X.flags.c_contiguous
-                or not self._one_step(n_samples) or not key.same(self)):
+        # the cheap checks first: a call of many rows (an epoch of several
+        # batches) goes the full way without a look at its values here
+        if (key is None or type(X) is not np.ndarray or X.ndim != 2
+                or not self._one_step(X.shape[0]) or X.dtype != self._params.dtype
+                or not X.flags.c_contiguous or not self._plain_targets(X, y)
+                or not key.same(self)):
             return False
         Y = self._online_targets(y)
         if Y is None:
@@ -182,7 +183,7 @@ class _OneStepEpoch:
         else:
             order = np.arange(self.n_samples, dtype=np.intp)
             if est.shuffle:   # the full path's draws: a fresh RandomState, one shuffle
-                est._random_state = check_random_state(est.random_state)
+                est._random_state = fresh_random_state(est.random_state, est._random_state)
                 order = _shuffled(order, est._random_state)
         first, second = optimizer.moments()
         loss_sum, steps, done, diverged = self.plan.train_step(

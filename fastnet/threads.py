@@ -79,36 +79,48 @@ def dask_worker_share():
 
 
 @functools.lru_cache(maxsize=1)
-def _blas_controller():
-    """One threadpoolctl controller, made on first use (after the kernels
-    loaded SciPy's BLAS): creating one per fit costs half a millisecond."""
-    return ThreadpoolController()
+def _blas_libraries():
+    """threadpoolctl's controllers of the BLAS libraries loaded when first
+    asked (after the kernels loaded SciPy's BLAS): finding them costs half a
+    millisecond, so it is done once."""
+    return tuple(ThreadpoolController().select(user_api="blas").lib_controllers)
 
 
 class _SingleThreadedBlas:
     """Holds BLAS to one thread while any fit in any thread needs it.
 
-    threadpoolctl's limit is process-wide, so fits running in two Python
-    threads share one limit, taken by the first and given back by the last.
+    A BLAS library's thread count is process-wide, so fits running in two
+    Python threads share one limit, taken by the first and given back by the
+    last.  It is threadpoolctl's ``limit(limits=1, user_api="blas")`` without
+    the library survey that call makes each time (tens of microseconds, paid
+    by every partial_fit call): each library's count is read and set through
+    its controller, and libraries already on one thread are left alone.
     """
 
     def __init__(self):
         self._lock = threading.Lock()
         self._users = 0
-        self._limit = None
+        self._changed = ()     # (library controller, its thread count before)
 
     def __enter__(self):
         with self._lock:
             if self._users == 0:
-                self._limit = _blas_controller().limit(limits=1, user_api="blas")
+                changed = []
+                for library in _blas_libraries():
+                    count = library.num_threads
+                    if count is not None and count != 1:
+                        library.set_num_threads(1)
+                        changed.append((library, count))
+                self._changed = tuple(changed)
             self._users += 1
 
     def __exit__(self, *exc):
         with self._lock:
             self._users -= 1
             if self._users == 0:
-                self._limit.restore_original_limits()
-                self._limit = None
+                for library, count in self._changed:
+                    library.set_num_threads(count)
+                self._changed = ()
 
 
 _blas_limit = _SingleThreadedBlas()

@@ -259,7 +259,7 @@ class StochasticSolver:
         if self.batch_size > n_samples:
             warnings.warn("Got `batch_size` less than 1 or larger than "
                           "sample size. It is going to be clipped")
-        return int(np.clip(self.batch_size, 1, n_samples))
+        return int(min(max(self.batch_size, 1), n_samples))
 
     def _run_epochs(self, epochs, validation, incremental, checkpoint, progress, max_iter):
         """scikit-learn's epoch loop: shuffle, train, bookkeeping, stopping.
