@@ -312,7 +312,7 @@ class MLPClassifier(ClassifierMixin, _DropIn):
         >>> from sklearn.datasets import load_iris
         >>> from fastnet import MLPClassifier
         >>> X, y = load_iris(return_X_y=True)
-        >>> clf = MLPClassifier(solver='lbfgs', random_state=0).fit(X, y)
+        >>> clf = MLPClassifier(solver='lbfgs', max_iter=1000, random_state=0).fit(X, y)
         >>> proba = clf.predict_proba(X[:5])
         >>> proba.shape, bool(np.allclose(proba.sum(axis=1), 1.0))
         ((5, 3), True)

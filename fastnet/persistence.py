@@ -141,7 +141,8 @@ def save(model, path, *, metadata=None):
     >>> from sklearn.datasets import load_iris
     >>> import fastnet
     >>> X, y = load_iris(return_X_y=True)
-    >>> model = fastnet.MLPClassifier(solver='lbfgs', random_state=0).fit(X, y)
+    >>> model = fastnet.MLPClassifier(solver='lbfgs', max_iter=1000,
+    ...                                random_state=0).fit(X, y)
     >>> with tempfile.TemporaryDirectory() as folder:
     ...     path = os.path.join(folder, "iris.fastnet")
     ...     fastnet.save(model, path, metadata={"data": "iris"})

@@ -26,10 +26,14 @@ TINY = dataclasses.replace(QUICK, repeats=1, latency_calls=5)
 
 
 class FixedRoofline:
-    """A roofline whose every bound is 1 µs, bound by 'FMA'."""
+    """A roofline whose every bound is 1 µs, bound by 'FMA', and whose
+    fastest GEMM runs at 50 GFLOP/s."""
 
     def bound(self, work, threads):
         return Bound(1e-6, "FMA")
+
+    def fastest_gemm(self, dtype, threads):
+        return 50.0, "numpy GEMM 1024²"
 
 
 def test_architecture_counts_connection_weights():
@@ -110,13 +114,37 @@ def test_format_table_blanks_repeated_groups():
 
 def test_target_rows_quote_both_figures_and_skip_missing_peers():
     digits_fann = TARGETS[0]
+    assert digits_fann.goal == 8
     figures = {digits_fann.fastnet: Figure(4.0, "µs/sample", 0.5, "L2"),
                digits_fann.peer: Figure(20.0, "µs/sample", 0.1, "L1")}
+    # 8x FANN's 20 µs is 2.5 µs: 4/2.5 = 1.6 times the 50 % fastnet is at now
     assert target_rows(figures) == [("per-sample SGD, digits, float64", "4.00 µs/sample",
                                      "FANN float32", "20.0 µs/sample", "fastnet 5.00× faster",
-                                     "50 % L2")]
+                                     "8×", "50 % L2", "2.50 µs/sample: 80 % L2")]
     del figures[digits_fann.peer]
     assert target_rows(figures) == []
+
+
+def test_goal_needs_says_what_a_gemm_case_would_ask_of_the_fastest_gemm():
+    batch = next(target for target in TARGETS if target.goal == 1.2)
+    figures = {batch.fastnet: Figure(30.0, "µs/sample", 0.6, "FMA", 40.0, (50.0, "PyTorch")),
+               batch.peer: Figure(30.0, "µs/sample", 0.6, "FMA", 40.0, (50.0, "PyTorch"))}
+    [row] = target_rows(figures)
+    # 1.2x faster than 30 µs: 25 µs, at 1.2 x 60 % of the FMA peak and
+    # 1.2 x 40 = 48 GFLOP/s, 96 % of the fastest GEMM's 50
+    assert row[4:] == ("fastnet 1.00× faster", "1.2×", "60 % FMA",
+                       "25.0 µs/sample: 72 % FMA, 48.0 GFLOP/s = 96 % of PyTorch")
+    latency = next(target for target in TARGETS if target.goal == 40)
+    figures = {latency.fastnet: Figure(50.0, "µs/call"), latency.peer: Figure(2400.0, "µs/call")}
+    assert target_rows(figures)[0][5:] == ("40×", "", "60.0 µs/call")
+
+
+def test_fastest_gemm_is_the_faster_of_numpy_and_pytorch():
+    roofline = Roofline([], gemm_peaks={("float64", 1): 50.0},
+                        torch_gemm_peaks={("float64", 1): 55.0})
+    assert roofline.fastest_gemm("float64", 1) == (55.0, "PyTorch GEMM 1024²")
+    roofline.torch_gemm_peaks = {}
+    assert roofline.fastest_gemm("float64", 1) == (50.0, "numpy GEMM 1024²")
 
 
 def test_report_records_throughput_against_its_bound():
@@ -127,7 +155,10 @@ def test_report_records_throughput_against_its_bound():
     assert row.gflops == significant(6 * 7400 / 4e3)
     assert row.gbps == significant((2 * 6400 + 3 * 1000) * 8 / 4e3)
     assert row.bound == "25 % FMA"
-    assert report.figures[("k",)] == Figure(4.0, "µs/sample", 0.25, "FMA")
+    assert report.figures[("k",)] == Figure(4.0, "µs/sample", 0.25, "FMA", 6 * 7400 / 4e3)
+    report.throughput("m", "fastnet", 4.0, Work.training(DIGITS, "float64", 200), 1,
+                      key=("g",), gemm=True)
+    assert report.figures[("g",)].fastest_gemm == (50.0, "numpy GEMM 1024²")
 
 
 def test_fann_data_file_layout(tmp_path):

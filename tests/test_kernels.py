@@ -11,6 +11,7 @@ which the first tests check against finite differences.  Parameters are
 flat buffers laid out by ``layer_offsets``: layer l's weights at w_off[l],
 row-major as w_ij (rows: neuron i), then its biases at b_off[l].
 """
+import contextlib
 import functools
 import platform
 import subprocess
@@ -555,6 +556,66 @@ def test_gradient_in_slices_equals_one_call(build, sparse):
     assert samples.weight_sum() == sum(sw)          # in sample order
     assert plan.finish_gradient(params, sliced, loss_sum, samples.weight_sum()) == loss
     np.testing.assert_array_equal(sliced, whole)
+
+
+# Units that take small_gemm.h through each of its column paths: blocks of
+# three vectors, whole vectors, half vectors, single columns, and the padded
+# forward tails (an output layer narrower than a vector, or between 1 and 3
+# vectors wide); batches of one row, of fewer rows than a register block,
+# and of several GEMM panels with a ragged end.
+SMALL_GEMM_UNITS = [[64, 100, 10], [7, 3, 1], [13, 37, 26, 5], [33, 50, 17, 2]]
+
+
+@contextlib.contextmanager
+def small_gemms(build, enabled):
+    previous = build.use_small_gemms(enabled)
+    try:
+        yield
+    finally:
+        build.use_small_gemms(previous)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("rows", [1, 5, 37, 200])
+@pytest.mark.parametrize("units", SMALL_GEMM_UNITS, ids=str)
+def test_small_gemm_passes_equal_blas_to_rounding(build, units, rows, dtype):
+    """Narrow layers' minibatch products in small_gemm.h (the AVX-512 build)
+    give BLAS's loss, gradient, training steps and blocked predictions, to
+    rounding; builds without them stay on BLAS whatever is asked."""
+    if not build.HAS_SMALL_GEMMS:
+        with small_gemms(build, True):
+            assert build.use_small_gemms(True) is False
+        return
+    rng = np.random.default_rng(rows)
+    acts = ["tanh", "relu", "elu"][:len(units) - 2] + ["softmax"]
+    plan = make_plan(build, units, acts, "cross_entropy", dtype=dtype)
+    assert plan.small_gemm_layers() == list(range(len(units) - 1))
+    with small_gemms(build, False):
+        assert plan.small_gemm_layers() == []
+    params = pack(build, *random_weights(rng, units), dtype=dtype)
+    X = rng.uniform(-1, 1, (rows, units[0])).astype(dtype)
+    Y = np.eye(units[-1], dtype=dtype)[rng.integers(units[-1], size=rows)]
+    samples = make_samples(build, X, Y)
+    rtol = 1e-12 if dtype == np.float64 else 2e-5
+    results = {}
+    for enabled in (True, False):
+        with small_gemms(build, enabled):
+            grad = np.empty_like(params)
+            loss = plan.loss_and_gradient(params, grad, samples)
+            trained = params.copy()
+            order = np.tile(np.arange(rows, dtype=np.intp), 3)
+            no_moment = np.empty(0, dtype)
+            plan.train_epoch(trained, no_moment, no_moment, samples, order, rows,
+                             optimizer_step(build, "sgd", 0.1), 0.0)
+            many = np.tile(X, (build.FORWARD_BLOCK_ROWS // rows + 1, 1))
+            out = np.empty((len(many), units[-1]), dtype=dtype)
+            plan.forward(params, make_samples(build, many), out)
+            results[enabled] = loss, grad, trained, out
+    (loss, grad, trained, out), (loss_b, grad_b, trained_b, out_b) = results.values()
+    assert loss == pytest.approx(loss_b, rel=rtol)
+    np.testing.assert_allclose(grad, grad_b, rtol=rtol, atol=rtol * 1e-3)
+    np.testing.assert_allclose(trained, trained_b, rtol=rtol, atol=rtol * 1e-3)
+    np.testing.assert_allclose(out, out_b, rtol=rtol, atol=rtol * 1e-3)
 
 
 # ---------------------------------------------------------------------------

@@ -5,15 +5,89 @@
 # dimension n_units.  BLAS is column-major: a row-major (r, c) matrix is the
 # column-major (c, r) matrix it transposes.
 
+cdef extern from "small_gemm.h":
+    # Narrow layers' products without BLAS (see small_gemm.h), AVX-512 build only
+    int FASTNET_SMALL_GEMM
+    int FASTNET_GEMM_BYTES
+    void fastnet_small_gemm_d(intp m, intp n, intp K, const double* A, intp ar, intp ak,
+                              const double* B, intp ldb, const double* I, intp ir,
+                              double* C, intp ldc, int padded) noexcept nogil
+    void fastnet_small_gemm_f(intp m, intp n, intp K, const float* A, intp ar, intp ak,
+                              const float* B, intp ldb, const float* I, intp ir,
+                              float* C, intp ldc, int padded) noexcept nogil
+
 cdef enum:
     GEMM_BLOCKS = 4     # fixed slices of a threaded layer's GEMMs (see _gemm_blocks)
+    GEMM_PANEL = 16     # rows of a narrow layer's product activated while in L1
+    # A layer runs its minibatch products through small_gemm.h up to this many
+    # weights (if never threaded): 6,400 to 32,768 ran at 64-76 GFLOP/s there.
+    SMALL_GEMM_MAX_WEIGHTS = 65536
+
+# Whether this build has small_gemm.h's kernels, and whether narrow layers
+# use them (tests switch them off to compare with BLAS: use_small_gemms).
+HAS_SMALL_GEMMS = bool(FASTNET_SMALL_GEMM)
+cdef bint _small_gemms = FASTNET_SMALL_GEMM
+
+
+def use_small_gemms(enabled):
+    """Switch narrow layers' minibatch products between small_gemm.h and
+    BLAS (where this build has small_gemm.h); returns the previous setting."""
+    global _small_gemms
+    previous = _small_gemms
+    _small_gemms = bool(enabled) and FASTNET_SMALL_GEMM
+    return previous
+
 
 cdef struct BatchScratch:
     # Work space of a minibatch of at most `rows` samples (byte pointers).
     void* inputs            # (rows, n_in): the batch's inputs in visiting order
     void* acts              # (rows, n_units): activations
     void* deltas            # (rows, n_units): sensitivities
+    void* transposed        # a narrow layer's W^T, rows padded (_transposed_size)
     intp rows
+
+
+cdef inline bint _small_layer(const Layout* net, intp l) noexcept nogil:
+    """Whether layer l's minibatch products run in small_gemm.h."""
+    return (_small_gemms and _threads_for(net, l) == 0
+            and net.sizes[l] * net.sizes[l + 1] <= SMALL_GEMM_MAX_WEIGHTS)
+
+
+cdef inline intp _padded(intp n, intp itemsize) noexcept nogil:
+    """n rounded up to whole small_gemm.h vectors of this item size."""
+    cdef intp lanes = FASTNET_GEMM_BYTES // itemsize
+    return (n + lanes - 1) // lanes * lanes
+
+
+cdef intp _transposed_size(const Layout* net, intp itemsize) noexcept nogil:
+    """Elements of the buffer for any narrow layer's padded W^T."""
+    cdef intp l, size = 0
+    for l in range(net.n_layers):
+        if net.sizes[l] * net.sizes[l + 1] <= SMALL_GEMM_MAX_WEIGHTS:
+            size = max(size, net.sizes[l] * _padded(net.sizes[l + 1], itemsize))
+    return size
+
+
+cdef inline void _small_gemm(intp m, intp n, intp K, const floating* A, intp ar, intp ak,
+                             const floating* B, intp ldb, const floating* I, intp ir,
+                             floating* C, intp ldc, bint padded) noexcept nogil:
+    """C = I + A B in small_gemm.h's form, in the buffers' precision."""
+    if floating is double:
+        fastnet_small_gemm_d(m, n, K, A, ar, ak, B, ldb, I, ir, C, ldc, padded)
+    else:
+        fastnet_small_gemm_f(m, n, K, A, ar, ak, B, ldb, I, ir, C, ldc, padded)
+
+
+cdef void _transpose(const floating* W, intp n_out, intp n_in, floating* WT,
+                     intp ld) noexcept nogil:
+    """WT[j][i] = W[i][j]: layer weights (n_out, n_in) as (n_in, ld) rows,
+    each padded with zeros from column n_out to ld."""
+    cdef intp i, j
+    for j in range(n_in):
+        for i in range(n_out):
+            WT[j * ld + i] = W[i * n_in + j]
+        for i in range(n_out, ld):
+            WT[j * ld + i] = 0
 
 
 cdef inline void _gemm(char transa, char transb, int m, int n, int k,
@@ -81,21 +155,39 @@ cdef void _gemm_blocks(char transa, char transb, bint split_m, int m, int n,
 
 
 cdef void _batch_forward(const Layout* net, const floating* params, const floating* xb,
-                         intp nb, floating* A) noexcept nogil:
-    """Activations of nb gathered inputs: Z = A_prev W^T + b, then sigma  (1.3)."""
-    cdef intp l, b, U = net.n_units, n_l
+                         intp nb, floating* A, floating* WT) noexcept nogil:
+    """Activations of nb gathered inputs: Z = A_prev W^T + b, then sigma  (1.3).
+
+    A narrow layer (_small_layer) copies W^T into WT (rows padded for
+    small_gemm.h) and computes GEMM_PANEL rows at a time, each panel
+    activated as soon as it is done; the others run BLAS, then activate."""
+    cdef intp l, b, p, p1, U = net.n_units, n_l, n_prev, ld_t
     cdef const floating* inp = xb
     cdef intp ld_inp = net.sizes[0]
     for l in range(net.n_layers):
         n_l = net.sizes[l + 1]
-        for b in range(nb):
-            memcpy(A + b * U + net.a_off[l], params + net.b_off[l], n_l * sizeof(floating))
-        _gemm_blocks(c'T', c'N', True, n_l, nb, net.sizes[l], params + net.w_off[l],
-                     net.sizes[l], inp, ld_inp, 1, A + net.a_off[l], U,
-                     _threads_for(net, l))
-        for b in range(nb):
-            _activate(net.act[l], net.prm + 3 * l, A + b * U + net.a_off[l], n_l)
-            _record_activity(net, l, A + b * U + net.a_off[l])
+        n_prev = net.sizes[l]
+        if _small_layer(net, l):
+            ld_t = _padded(n_l, sizeof(floating))
+            _transpose(params + net.w_off[l], n_l, n_prev, WT, ld_t)
+            p = 0
+            while p < nb:
+                p1 = min(p + GEMM_PANEL, nb)
+                _small_gemm(p1 - p, n_l, n_prev, inp + p * ld_inp, ld_inp, 1, WT, ld_t,
+                            params + net.b_off[l], 0, A + p * U + net.a_off[l], U, True)
+                for b in range(p, p1):
+                    _activate(net.act[l], net.prm + 3 * l, A + b * U + net.a_off[l], n_l)
+                    _record_activity(net, l, A + b * U + net.a_off[l])
+                p = p1
+        else:
+            for b in range(nb):
+                memcpy(A + b * U + net.a_off[l], params + net.b_off[l],
+                       n_l * sizeof(floating))
+            _gemm_blocks(c'T', c'N', True, n_l, nb, n_prev, params + net.w_off[l],
+                         n_prev, inp, ld_inp, 1, A + net.a_off[l], U, _threads_for(net, l))
+            for b in range(nb):
+                _activate(net.act[l], net.prm + 3 * l, A + b * U + net.a_off[l], n_l)
+                _record_activity(net, l, A + b * U + net.a_off[l])
         inp = A + net.a_off[l]
         ld_inp = U
 
@@ -104,25 +196,49 @@ cdef void _batch_backward(const Layout* net, const floating* params, floating* G
                           const floating* xb, intp nb, const floating* A,
                           floating* D) noexcept nogil:
     """G += S^T A_prev (1.29) layer by layer, last first, with the sensitivities
-    passed back as Lambda = S W (1.23) and through each activation (2.12)."""
-    cdef intp l, b, i, U = net.n_units, n_l, n_prev
+    passed back as Lambda = S W (1.23) and through each activation (2.12).
+
+    A narrow layer (_small_layer) runs both products in small_gemm.h and
+    takes Lambda through the activation GEMM_PANEL rows at a time, as each
+    panel is done; the others run BLAS."""
+    cdef intp l, b, i, p, p1, U = net.n_units, n_l, n_prev
     cdef const floating* inp
     cdef intp ld_inp
     cdef floating* S
     cdef floating* gb
+    cdef floating* Gw
+    cdef bint small
     for l in range(net.n_layers - 1, -1, -1):
         n_l = net.sizes[l + 1]
         n_prev = net.sizes[l]
         S = D + net.a_off[l]
         inp = A + net.a_off[l - 1] if l > 0 else xb
         ld_inp = U if l > 0 else n_prev
-        _gemm_blocks(c'N', c'T', False, n_prev, n_l, nb, inp, ld_inp, S, U, 1,
-                     G + net.w_off[l], n_prev, _threads_for(net, l))
+        small = _small_layer(net, l)
+        Gw = G + net.w_off[l]
+        if small:   # G (n_l, n_prev) += S^T A_prev: A(i, b) = S[b U + i]
+            _small_gemm(n_l, n_prev, nb, S, 1, U, inp, ld_inp, Gw, n_prev, Gw, n_prev, False)
+        else:
+            _gemm_blocks(c'N', c'T', False, n_prev, n_l, nb, inp, ld_inp, S, U, 1,
+                         Gw, n_prev, _threads_for(net, l))
         gb = G + net.b_off[l]
         for b in range(nb):
             for i in range(n_l):
                 gb[i] = gb[i] + S[b * U + i]
-        if l > 0:
+        if l == 0:
+            continue
+        if small:   # Lambda (nb, n_prev) = S W, a panel at a time
+            p = 0
+            while p < nb:
+                p1 = min(p + GEMM_PANEL, nb)
+                _small_gemm(p1 - p, n_prev, n_l, S + p * U, U, 1, params + net.w_off[l],
+                            n_prev, NULL, 0, D + p * U + net.a_off[l - 1], U, False)
+                for b in range(p, p1):
+                    _activation_backprop(net.act[l - 1], net.prm + 3 * (l - 1),
+                                         A + b * U + net.a_off[l - 1],
+                                         D + b * U + net.a_off[l - 1], n_prev)
+                p = p1
+        else:
             _gemm_blocks(c'N', c'N', True, n_prev, nb, n_l, params + net.w_off[l],
                          n_prev, S, U, 0, D + net.a_off[l - 1], U, _threads_for(net, l))
             for b in range(nb):
@@ -152,7 +268,7 @@ cdef double _chunk_gradient_blas(const Layout* net, const floating* params,
     cdef floating* D = <floating*> scratch.deltas
     for b in range(nb):      # the batch's inputs, gathered in visiting order
         memcpy(xb + b * n_in, X + order[start + b] * n_in, n_in * sizeof(floating))
-    _batch_forward(net, params, xb, nb, A)
+    _batch_forward(net, params, xb, nb, A, <floating*> scratch.transposed)
     for b in range(nb):
         r = order[start + b]
         if d.weights != NULL:

@@ -144,10 +144,11 @@ cdef class Plan:
         """Buffers for minibatches of up to `rows` samples (grown on demand)."""
         cdef BatchScratch s
         cdef intp width = self.net.sizes[0] + 2 * self.net.n_units
+        cdef intp transposed = _transposed_size(&self.net, self.itemsize)
         if rows > self._batch_rows:
             free(self._batch_buffers)
             self._batch_rows = 0
-            self._batch_buffers = <char*> malloc(rows * width * self.itemsize)
+            self._batch_buffers = <char*> malloc((rows * width + transposed) * self.itemsize)
             if self._batch_buffers == NULL:
                 raise MemoryError(f"cannot allocate buffers for batches of {rows}")
             self._batch_rows = rows
@@ -155,6 +156,7 @@ cdef class Plan:
         s.inputs = self._batch_buffers
         s.acts = self._batch_buffers + rows * self.net.sizes[0] * self.itemsize
         s.deltas = <char*> s.acts + rows * self.net.n_units * self.itemsize
+        s.transposed = <char*> s.deltas + rows * self.net.n_units * self.itemsize
         return s
 
     cdef char* _gradient_buffer(self) except NULL:
@@ -365,6 +367,10 @@ cdef class Plan:
         loss_sum = self.add_gradient(params, grad, samples, 0, samples.n_samples)
         return self.finish_gradient(params, grad, loss_sum, samples.weight_sum())
 
+    def small_gemm_layers(self):
+        """The layers whose minibatch products run in small_gemm.h (batch_pass.pxi)."""
+        return [l for l in range(self.net.n_layers) if _small_layer(&self.net, l)]
+
     def forward(self, const floating[::1] params, Samples samples, floating[:, ::1] out,
                 int n_threads=1):
         """Output activations of every sample into out (n_samples, n_outputs).
@@ -390,14 +396,17 @@ cdef class Plan:
         if n == 0:
             return
         net.par_min = MAX_PARAMETERS   # the threads share rows: each layer one GEMM
-        acts = <floating*> malloc(nt * rows * U * sizeof(floating))
+        # each thread's activations, then its narrow layers' W^T (batch_pass.pxi)
+        cdef intp per_thread = rows * U + (_transposed_size(&net, sizeof(floating))
+                                           if blocked else 0)
+        acts = <floating*> malloc(nt * per_thread * sizeof(floating))
         if acts == NULL:
             raise MemoryError("cannot allocate the forward buffers")
         with nogil:
             if nt > 1:
                 for task in prange(n_tasks, num_threads=nt, schedule='static'):
                     _forward_task(&net, &params[0], &samples.data, task, rows, n,
-                                  acts + _thread_id() * rows * U, &out[0, 0], blocked)
+                                  acts + _thread_id() * per_thread, &out[0, 0], blocked)
             else:
                 for task in range(n_tasks):
                     _forward_task(&net, &params[0], &samples.data, task, rows, n, acts,
@@ -408,13 +417,15 @@ cdef class Plan:
 cdef void _forward_task(const Layout* net, const floating* params, const SampleData* d,
                         intp task, intp rows, intp n, floating* acts, floating* out,
                         bint blocked) noexcept nogil:
-    # rows task*rows .. of the samples: one GEMM block, or one sample
+    # rows task*rows .. of the samples: one GEMM block, or one sample; acts
+    # holds rows activations, then (blocked) the narrow layers' W^T
     cdef intp r0 = task * rows, r1 = min(r0 + rows, n), b, k
     cdef intp last = net.a_off[net.n_layers - 1], n_out = net.sizes[net.n_layers]
     if not blocked:
         _forward_row(net, params, d, r0, acts, out + r0 * n_out)
         return
-    _batch_forward(net, params, <const floating*> d.X + r0 * d.n_in, r1 - r0, acts)
+    _batch_forward(net, params, <const floating*> d.X + r0 * d.n_in, r1 - r0, acts,
+                   acts + rows * net.n_units)
     for b in range(r1 - r0):
         for k in range(n_out):
             out[(r0 + b) * n_out + k] = acts[b * net.n_units + last + k]

@@ -118,7 +118,7 @@ def main(argv=None):
         print(f"fastnet bench{' --quick' if args.quick else ''}")
         for line in machine_lines(peers.torch, None if args.no_fann else find_fann_version()):
             print(line)
-        roofline, why_not = Roofline.build(workdir, thread_counts)
+        roofline, why_not = Roofline.build(workdir, thread_counts, peers.torch)
         notes += [why_not] if why_not else []
         for line in roofline.describe(thread_counts):
             print(line)

@@ -80,4 +80,4 @@ def predict_proba_section(report, X, y, budget):
             us[tool] = seconds / INFERENCE_ROWS * 1e6
             comparison = "" if tool == "fastnet" else faster_text(us[tool], us["fastnet"])
             report.throughput(measurement, tool, us[tool], work, 1, comparison,
-                              key=(PREDICT_PROBA, tool))
+                              key=(PREDICT_PROBA, tool), gemm=True)

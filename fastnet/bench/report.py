@@ -35,6 +35,8 @@ class Figure:
     unit: str                 # "µs/sample" or "µs/call"
     share: float = None       # of the bound, for throughput rows
     binds: str = None         # what sets that bound
+    gflops: float = None      # the work's GFLOP/s at this figure, for throughput rows
+    fastest_gemm: tuple = None  # (GFLOP/s, name) of the fastest GEMM measured in the run
 
     def __str__(self):
         return f"{significant(self.us)} {self.unit}"
@@ -71,10 +73,13 @@ class Report:
         self.notes = []
         self.figures = {}
 
-    def throughput(self, measurement, tool, us, work, threads, comparison="", note="", key=None):
+    def throughput(self, measurement, tool, us, work, threads, comparison="", note="", key=None,
+                   gemm=False):
         """Add a µs-per-sample row with GFLOP/s, GB/s of weight traffic and % of its bound.
 
-        ``work`` (a ``roofline.Work``) says what one sample costs.
+        ``work`` (a ``roofline.Work``) says what one sample costs; ``gemm``
+        says the tool runs it as GEMMs, so its figure also carries the
+        fastest GEMM measured in the run.
         """
         bound = self.roofline.bound(work, threads)
         share = bound.seconds * 1e6 / us
@@ -84,7 +89,9 @@ class Report:
             significant(work.bytes / (us * 1e3)), f"{significant(100 * share, 2)} % {bound.binds}",
             comparison))
         if key is not None:
-            self.figures[key] = Figure(us, "µs/sample", share, bound.binds)
+            self.figures[key] = Figure(
+                us, "µs/sample", share, bound.binds, work.flops / (us * 1e3),
+                self.roofline.fastest_gemm(work.dtype, threads) if gemm else None)
 
     def latency(self, measurement, tool, setting, us, comparison="", key=None):
         """Add a µs-per-call row (a latency: no bound, Python overhead dominates)."""

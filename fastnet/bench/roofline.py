@@ -43,7 +43,10 @@ knows (128-bit, AVX2, AVX-512) and run at the widest the CPU executes:
   chunks), so the array sits in the same memory level as the weights.
 
 Without a C compiler numpy's GEMM stands in for the peak and no traffic
-bound is given.  numpy's GEMM is measured anyway, as a reference.
+bound is given.  numpy's GEMM (OpenBLAS, as fastnet's minibatch path) and
+PyTorch's (MKL) are measured anyway on 1024² matrices: the fastest of them is
+what a GEMM-bound row can hope for on this machine, and the targets summary
+says what share of it a goal would need (fastnet/bench/targets.py).
 """
 import os
 from dataclasses import dataclass
@@ -112,6 +115,21 @@ def gemm_gflops(dtype, threads, size=1024, repeats=10):
     return 2 * size**3 / seconds / 1e9
 
 
+def torch_gemm_gflops(torch, dtype, threads, size=1024, repeats=10):
+    """GFLOP/s of PyTorch's matmul on ``size``² matrices with ``threads`` threads."""
+    rng = np.random.default_rng(0)
+    a = torch.from_numpy(rng.random((size, size)).astype(dtype))
+    b = torch.from_numpy(rng.random((size, size)).astype(dtype))
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        a @ b  # warm-up
+        seconds = min_seconds(lambda: a @ b, repeats)
+    finally:
+        torch.set_num_threads(previous)
+    return 2 * size**3 / seconds / 1e9
+
+
 def cache_levels():
     """[(level, bytes, shared)] of the data caches of CPU 0, from Linux's sysfs.
 
@@ -155,22 +173,24 @@ class Roofline:
     Each figure is measured the first time a row asks for it and kept.
     """
 
-    def __init__(self, probes, gemm_peaks):
+    def __init__(self, probes, gemm_peaks, torch_gemm_peaks=None):
         self.probes = probes          # [(ISA name, executable)] that run here, narrowest first
         self.gemm_peaks = gemm_peaks  # {(dtype, threads): GFLOP/s of numpy's GEMM}
+        self.torch_gemm_peaks = torch_gemm_peaks or {}   # the same of PyTorch's (if any)
         self.levels = cache_levels()
         self._fma_peaks = {}
         self._bandwidths = {}
 
     @classmethod
-    def build(cls, workdir, thread_counts):
+    def build(cls, workdir, thread_counts, torch=None):
         """Compile the probe at each vector width, keep those this CPU runs.
 
-        Returns (roofline, note or None); numpy's GEMM is measured for
-        every dtype and thread count either way.
+        Returns (roofline, note or None); numpy's GEMM (and PyTorch's, given
+        the module) is measured for every dtype and thread count either way.
         """
-        gemm = {(dtype, threads): gemm_gflops(dtype, threads)
-                for dtype in ("float64", "float32") for threads in thread_counts}
+        keys = [(dtype, threads) for dtype in ("float64", "float32") for threads in thread_counts]
+        gemm = {key: gemm_gflops(*key) for key in keys}
+        torch_gemm = {key: torch_gemm_gflops(torch, *key) for key in keys} if torch else {}
         probes, error = [], None
         for name, vector_bytes, flags in VECTOR_ISAS:
             executable = os.path.join(workdir, f"roofline-{vector_bytes}")
@@ -182,9 +202,9 @@ class Roofline:
             if error is None and run_program([executable, "fma", "1"]) is not None:
                 probes.append((name, executable))
         if not probes:
-            return cls([], gemm), (f"roofline probe: not built ({error}); the bound is "
-                                   "numpy's GEMM, without a traffic bound")
-        return cls(probes, gemm), None
+            return cls([], gemm, torch_gemm), (f"roofline probe: not built ({error}); the "
+                                               "bound is numpy's GEMM, without a traffic bound")
+        return cls(probes, gemm, torch_gemm), None
 
     @property
     def isa(self):
@@ -209,6 +229,13 @@ class Roofline:
             float64, float32 = peaks[self.isa]
             return (float32 if dtype == "float32" else float64), "FMA"
         return self.gemm_peaks[dtype, threads], "GEMM"
+
+    def fastest_gemm(self, dtype, threads):
+        """(GFLOP/s, name) of the fastest 1024² GEMM measured: numpy's or PyTorch's."""
+        figures = [(self.gemm_peaks[dtype, threads], "numpy GEMM 1024²")]
+        if (dtype, threads) in self.torch_gemm_peaks:
+            figures.append((self.torch_gemm_peaks[dtype, threads], "PyTorch GEMM 1024²"))
+        return max(figures)
 
     def bandwidth(self, footprint, threads):
         """GB/s of the weight traffic over ``footprint`` bytes, or None."""
@@ -249,6 +276,9 @@ class Roofline:
                              for name, (float64, float32) in peaks.items())
             gemm = f"{self.gemm_peaks['float64', threads]:.3g} / " \
                    f"{self.gemm_peaks['float32', threads]:.3g}"
+            if ("float64", threads) in self.torch_gemm_peaks:
+                gemm += (f"; PyTorch GEMM 1024² {self.torch_gemm_peaks['float64', threads]:.3g}"
+                         f" / {self.torch_gemm_peaks['float32', threads]:.3g}")
             lines.append(f"peak GFLOP/s float64 / float32, {threads} thread(s): "
                          f"FMA {text or 'not measured'}; numpy GEMM 1024² {gemm}")
         return lines

@@ -1,7 +1,13 @@
-"""The targets summary: the ratios the next speed work is judged by, with raw figures.
+"""The targets summary: the ratios the speed work is judged by, with raw figures.
 
 Every ratio divides two timings of the same run; one thread throughout.
 A target whose figures were not measured (a peer skipped) is left out.
+Each target has a goal, a ratio fastnet should reach; "goal needs" says
+what time that asks of fastnet, what share of its bound (the FMA peak or the
+bandwidth that binds it, as in the result table) that time would be, and for
+cases run as GEMMs the GFLOP/s it would take against the fastest GEMM
+measured in the run.  A goal that needs more than 100 % of a bound cannot be
+reached on this machine whatever fastnet does.
 """
 from dataclasses import dataclass
 
@@ -10,41 +16,44 @@ from .report import faster_text, format_table, significant
 from .settings import BATCH_SIZE, INFERENCE_HIDDEN, INFERENCE_ROWS
 from .training import PER_SAMPLE, SGD_BATCH
 
-COLUMNS = ("target", "fastnet", "peer", "peer's figure", "ratio", "fastnet % of bound")
+COLUMNS = ("target", "fastnet", "peer", "peer's figure", "ratio", "goal",
+           "fastnet % of bound", "goal needs")
 
 
 @dataclass(frozen=True)
 class Target:
-    """fastnet's figure against a peer's, both named by their Report keys."""
+    """fastnet's figure against a peer's, both named by their Report keys,
+    and the goal: how many times faster than the peer fastnet should be."""
 
     name: str
     fastnet: tuple
     peer_name: str
     peer: tuple
+    goal: float
 
 
 TARGETS = (
     Target("per-sample SGD, digits, float64", (PER_SAMPLE, "digits", "fastnet", "float64"),
-           "FANN float32", (PER_SAMPLE, "digits", "FANN", "float32")),
+           "FANN float32", (PER_SAMPLE, "digits", "FANN", "float32"), 8),
     Target("per-sample SGD, digits, float64", (PER_SAMPLE, "digits", "fastnet", "float64"),
-           "scikit-learn batch 1", (PER_SAMPLE, "digits", "scikit-learn", "float64")),
+           "scikit-learn batch 1", (PER_SAMPLE, "digits", "scikit-learn", "float64"), 150),
     Target("per-sample SGD, MNIST-sized, float64",
            (PER_SAMPLE, "MNIST-sized", "fastnet", "float64"),
-           "FANN float32", (PER_SAMPLE, "MNIST-sized", "FANN", "float32")),
+           "FANN float32", (PER_SAMPLE, "MNIST-sized", "FANN", "float32"), 6),
     Target("per-sample SGD, MNIST-sized, float32",
            (PER_SAMPLE, "MNIST-sized", "fastnet", "float32"),
-           "FANN float32", (PER_SAMPLE, "MNIST-sized", "FANN", "float32")),
+           "FANN float32", (PER_SAMPLE, "MNIST-sized", "FANN", "float32"), 12),
     Target(f"SGD batch {BATCH_SIZE}, digits", (SGD_BATCH, "digits", "fastnet"),
-           "PyTorch", (SGD_BATCH, "digits", "PyTorch")),
+           "PyTorch", (SGD_BATCH, "digits", "PyTorch"), 2),
     Target(f"SGD batch {BATCH_SIZE}, MNIST-sized", (SGD_BATCH, "MNIST-sized", "fastnet"),
-           "PyTorch", (SGD_BATCH, "MNIST-sized", "PyTorch")),
+           "PyTorch", (SGD_BATCH, "MNIST-sized", "PyTorch"), 1.2),
     Target("predict, one row", (LATENCY, "predict", "fastnet"),
-           "scikit-learn", (LATENCY, "predict", "scikit-learn")),
+           "scikit-learn", (LATENCY, "predict", "scikit-learn"), 15),
     Target("MLPClassifier.partial_fit, one row", (LATENCY, "partial_fit", "fastnet"),
-           "scikit-learn", (LATENCY, "partial_fit", "scikit-learn")),
+           "scikit-learn", (LATENCY, "partial_fit", "scikit-learn"), 40),
     Target(f"predict_proba, {INFERENCE_ROWS} rows, "
            f"784-{'-'.join(map(str, INFERENCE_HIDDEN))}-10",
-           (PREDICT_PROBA, "fastnet"), "scikit-learn", (PREDICT_PROBA, "scikit-learn")),
+           (PREDICT_PROBA, "fastnet"), "scikit-learn", (PREDICT_PROBA, "scikit-learn"), 1.5),
 )
 
 
@@ -58,8 +67,26 @@ def target_rows(figures):
         bound = (f"{significant(100 * ours.share, 2)} % {ours.binds}"
                  if ours.share is not None else "")
         rows.append((target.name, str(ours), target.peer_name, str(theirs),
-                     faster_text(theirs.us, ours.us), bound))
+                     faster_text(theirs.us, ours.us), f"{target.goal:g}×", bound,
+                     goal_needs(ours, theirs.us / target.goal)))
     return rows
+
+
+def goal_needs(ours, goal_us):
+    """What reaching ``goal_us`` asks of fastnet's figure ``ours``: the time,
+    its share of the bound, and for a GEMM-run case the GFLOP/s against the
+    fastest GEMM of the run."""
+    text = f"{significant(goal_us)} {ours.unit}"
+    if ours.share is None:
+        return text
+    speedup = ours.us / goal_us
+    text += f": {significant(100 * ours.share * speedup, 2)} % {ours.binds}"
+    if ours.fastest_gemm is not None:
+        gflops, name = ours.fastest_gemm
+        needed = ours.gflops * speedup
+        text += (f", {significant(needed)} GFLOP/s = {significant(100 * needed / gflops, 2)} % "
+                 f"of {name}")
+    return text
 
 
 def format_targets(figures, markdown=False):

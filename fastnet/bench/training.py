@@ -115,7 +115,8 @@ def minibatch_section(report, section, setup, title, X, y, architecture, budget,
         def add(tool, comparison=True):
             report.throughput(measurement, tool, us[tool], work, threads,
                               faster_text(us[tool], us["fastnet"]) if comparison else "",
-                              key=(section, title, tool) if threads == 1 else None)
+                              key=(section, title, tool) if threads == 1 else None,
+                              gemm=True)
 
         # the tools take turns, epoch by epoch (timing.interleaved_min_seconds)
         measures = {tool: classifier_epochs(library, X, y, architecture.hidden, setup, threads)
