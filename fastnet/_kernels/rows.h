@@ -55,18 +55,6 @@ static inline void fastnet_add_prod8##SUFFIX(fastnet_acc8##SUFFIX* s, const T* w
                                   * fastnet_load##SUFFIX(x + p * LANES);            \
 }                                                                                   \
                                                                                     \
-/* w[0..7] -= rate a[0..7] (each new weight rounded as stored), then               \
- * s += w[0..7] * x[0..7] with the new weights */                                  \
-static inline void fastnet_step_prod8##SUFFIX(fastnet_acc8##SUFFIX* s, T* w, T rate, \
-                                              const T* a, const T* x) {             \
-    for (int p = 0; p < PARTS; p++) {                                               \
-        const V stepped = fastnet_load##SUFFIX(w + p * LANES)                       \
-                          - rate * fastnet_load##SUFFIX(a + p * LANES);             \
-        memcpy(w + p * LANES, &stepped, sizeof stepped);                            \
-        s->part[p] = s->part[p] + stepped * fastnet_load##SUFFIX(x + p * LANES);    \
-    }                                                                               \
-}                                                                                   \
-                                                                                    \
 /* The dot product from a row's partial sums and its tail (see above). */         \
 static inline T fastnet_finish##SUFFIX(fastnet_acc8##SUFFIX s, const T* w,          \
                                        const T* x, ptrdiff_t n8, ptrdiff_t n) {     \
@@ -100,9 +88,22 @@ static inline void fastnet_step_dot4##SUFFIX(T* const w[4], const T rate[4],    
     const ptrdiff_t n8 = n - n % 8;                                                 \
     fastnet_acc8##SUFFIX s[4];                                                      \
     memset(s, 0, sizeof s);                                                         \
-    for (ptrdiff_t j = 0; j < n8; j += 8)                                           \
+    for (ptrdiff_t j = 0; j < n8; j += 8) {                                         \
+        /* a and x read once for the four rows: the stores to w would make the    \
+         * compiler read them again for each row (they might alias) */             \
+        V a8[PARTS], x8[PARTS];                                                     \
+        for (int p = 0; p < PARTS; p++) {                                           \
+            a8[p] = fastnet_load##SUFFIX(a + j + p * LANES);                        \
+            x8[p] = fastnet_load##SUFFIX(x + j + p * LANES);                        \
+        }                                                                           \
         for (int r = 0; r < 4; r++)                                                 \
-            fastnet_step_prod8##SUFFIX(&s[r], w[r] + j, rate[r], a + j, x + j);     \
+            for (int p = 0; p < PARTS; p++) {                                       \
+                const V stepped = fastnet_load##SUFFIX(w[r] + j + p * LANES)        \
+                                  - rate[r] * a8[p];                                \
+                memcpy(w[r] + j + p * LANES, &stepped, sizeof stepped);             \
+                s[r].part[p] = s[r].part[p] + stepped * x8[p];                      \
+            }                                                                       \
+    }                                                                               \
     for (int r = 0; r < 4; r++) {                                                   \
         for (ptrdiff_t j = n8; j < n; j++)                                          \
             w[r][j] = w[r][j] - rate[r] * a[j];                                     \
