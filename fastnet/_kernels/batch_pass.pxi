@@ -154,6 +154,25 @@ cdef void _gemm_blocks(char transa, char transb, bint split_m, int m, int n,
             _restore_fp_mode(fp_mode)
 
 
+cdef inline void _activate_rows(const Layout* net, intp l, floating* A, intp b0,
+                                intp b1) noexcept nogil:
+    """Rows b0 <= b < b1 of layer l's block of A through its activation (1.3)."""
+    cdef intp b, U = net.n_units
+    for b in range(b0, b1):
+        _activate(net.act[l], net.prm + 3 * l, A + b * U + net.a_off[l], net.sizes[l + 1])
+        _record_activity(net, l, A + b * U + net.a_off[l])
+
+
+cdef inline void _backprop_rows(const Layout* net, intp l, const floating* A, floating* D,
+                                intp b0, intp b1) noexcept nogil:
+    """Rows b0 <= b < b1 of layer l's block of D (Lambda) through the
+    derivative of its activation at A (2.12)."""
+    cdef intp b, U = net.n_units
+    for b in range(b0, b1):
+        _activation_backprop(net.act[l], net.prm + 3 * l, A + b * U + net.a_off[l],
+                             D + b * U + net.a_off[l], net.sizes[l + 1])
+
+
 cdef void _batch_forward(const Layout* net, const floating* params, const floating* xb,
                          intp nb, floating* A, floating* WT) noexcept nogil:
     """Activations of nb gathered inputs: Z = A_prev W^T + b, then sigma  (1.3).
@@ -175,9 +194,7 @@ cdef void _batch_forward(const Layout* net, const floating* params, const floati
                 p1 = min(p + GEMM_PANEL, nb)
                 _small_gemm(p1 - p, n_l, n_prev, inp + p * ld_inp, ld_inp, 1, WT, ld_t,
                             params + net.b_off[l], 0, A + p * U + net.a_off[l], U, True)
-                for b in range(p, p1):
-                    _activate(net.act[l], net.prm + 3 * l, A + b * U + net.a_off[l], n_l)
-                    _record_activity(net, l, A + b * U + net.a_off[l])
+                _activate_rows(net, l, A, p, p1)
                 p = p1
         else:
             for b in range(nb):
@@ -185,9 +202,7 @@ cdef void _batch_forward(const Layout* net, const floating* params, const floati
                        n_l * sizeof(floating))
             _gemm_blocks(c'T', c'N', True, n_l, nb, n_prev, params + net.w_off[l],
                          n_prev, inp, ld_inp, 1, A + net.a_off[l], U, _threads_for(net, l))
-            for b in range(nb):
-                _activate(net.act[l], net.prm + 3 * l, A + b * U + net.a_off[l], n_l)
-                _record_activity(net, l, A + b * U + net.a_off[l])
+            _activate_rows(net, l, A, 0, nb)
         inp = A + net.a_off[l]
         ld_inp = U
 
@@ -233,18 +248,12 @@ cdef void _batch_backward(const Layout* net, const floating* params, floating* G
                 p1 = min(p + GEMM_PANEL, nb)
                 _small_gemm(p1 - p, n_prev, n_l, S + p * U, U, 1, params + net.w_off[l],
                             n_prev, NULL, 0, D + p * U + net.a_off[l - 1], U, False)
-                for b in range(p, p1):
-                    _activation_backprop(net.act[l - 1], net.prm + 3 * (l - 1),
-                                         A + b * U + net.a_off[l - 1],
-                                         D + b * U + net.a_off[l - 1], n_prev)
+                _backprop_rows(net, l - 1, A, D, p, p1)
                 p = p1
         else:
             _gemm_blocks(c'N', c'N', True, n_prev, nb, n_l, params + net.w_off[l],
                          n_prev, S, U, 0, D + net.a_off[l - 1], U, _threads_for(net, l))
-            for b in range(nb):
-                _activation_backprop(net.act[l - 1], net.prm + 3 * (l - 1),
-                                     A + b * U + net.a_off[l - 1],
-                                     D + b * U + net.a_off[l - 1], n_prev)
+            _backprop_rows(net, l - 1, A, D, 0, nb)
 
 
 cdef double _chunk_gradient_blas(const Layout* net, const floating* params,
