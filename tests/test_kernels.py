@@ -451,6 +451,52 @@ def test_epoch_in_slices_equals_one_call(build, kind, batch_size, sparse):
         np.testing.assert_array_equal(a, b)
 
 
+def zero_block_rows(rng, n_rows, n_in):
+    """Inputs in [0, 1) where each block of eight columns (the fused sweep's
+    blocks, rows.h) is zero in about half the rows, some rows wholly zero:
+    consecutive rows then have blocks zero in both, in one, or in neither,
+    and the n_in % 8 tail columns stay dense."""
+    X = rng.uniform(0, 1, (n_rows, n_in))
+    n8 = n_in - n_in % 8
+    blocks = X[:, :n8].reshape(n_rows, -1, 8)
+    blocks[rng.uniform(size=blocks.shape[:2]) < 0.5] = 0
+    X[::7, :n8] = 0
+    return X
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("n_in", [43, 64])
+def test_fused_sweep_skipping_zero_blocks_is_bit_identical(build, dtype, n_threads, n_in):
+    """Per-sample plain SGD skips, in the first layer's sweep that steps for
+    one sample and computes the next one's pre-activations, the blocks of
+    eight inputs that are zero in both rows (rows.h).  The epoch in one call
+    (every step but the last fused) equals, bit for bit, the epoch taken one
+    sample per call (no step fused, every weight visited): parameters and
+    loss sums.  70 ReLU units give dead and live rows, groups of four and
+    leftovers, and three chunks for the threads."""
+    rng = np.random.default_rng(5)
+    X = zero_block_rows(rng, 40, n_in)
+    Y = np.eye(3)[rng.integers(3, size=40)]
+    coefs, intercepts = random_weights(rng, [n_in, 70, 3])
+    plan = make_plan(build, [n_in, 70, 3], ["relu", "softmax"], "cross_entropy",
+                     dtype=dtype, n_threads=n_threads, parallel_min_weights=0)
+    samples = make_samples(build, X, Y, dtype=dtype)
+    order = rng.permutation(40).astype(np.intp)
+    runs, empty = [], np.empty(0, dtype)
+    for cuts in (range(0, 41, 40), range(0, 41)):
+        params, loss_sum = pack(build, coefs, intercepts, dtype), 0.0
+        for lo, hi in zip(cuts, cuts[1:]):
+            loss_sum, steps, done, diverged = plan.train_epoch(
+                params, empty, empty, samples, order[lo:hi], 1,
+                optimizer_step(build, "sgd", 0.2), loss_sum)
+            assert (steps, done, diverged) == (hi - lo, hi - lo, False)
+        runs.append((loss_sum, params))
+    assert runs[0][0] == runs[1][0]
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])
+    assert not np.array_equal(runs[0][1], pack(build, coefs, intercepts, dtype))
+
+
 @pytest.mark.parametrize("batch_size", [1, 3])
 def test_non_finite_loss_stops_before_its_step(build, batch_size):
     """A sample whose loss is not finite (a huge target) stops the epoch: the

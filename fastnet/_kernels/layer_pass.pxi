@@ -52,6 +52,28 @@ cdef extern from "rows.h":
                                             double* out) noexcept nogil
     void _step_dot4_f "fastnet_step_dot4_f"(float** w, const float* rate, const float* a,
                                             const float* x, intp n, float* out) noexcept nogil
+    void _dot4_blocks_d "fastnet_dot4_blocks_d"(
+        double** w, const double* x, const intp* starts, intp n_blocks, intp n8, intp n,
+        double* out) noexcept nogil
+    void _dot4_blocks_f "fastnet_dot4_blocks_f"(
+        float** w, const float* x, const intp* starts, intp n_blocks, intp n8, intp n,
+        float* out) noexcept nogil
+    void _step_dot4_blocks_d "fastnet_step_dot4_blocks_d"(
+        double** w, const double* rate, const double* a, const double* x,
+        const intp* starts, intp n_blocks, intp n8, intp n, double* out) noexcept nogil
+    void _step_dot4_blocks_f "fastnet_step_dot4_blocks_f"(
+        float** w, const float* rate, const float* a, const float* x,
+        const intp* starts, intp n_blocks, intp n8, intp n, float* out) noexcept nogil
+    double _step_dot1_blocks_d "fastnet_step_dot1_blocks_d"(
+        double* w, double rate, const double* a, const double* x, const intp* starts,
+        intp n_blocks, intp n8, intp n, int step) noexcept nogil
+    float _step_dot1_blocks_f "fastnet_step_dot1_blocks_f"(
+        float* w, float rate, const float* a, const float* x, const intp* starts,
+        intp n_blocks, intp n8, intp n, int step) noexcept nogil
+    intp _live_blocks_d "fastnet_live_blocks_d"(const double* a, const double* x, intp n8,
+                                                intp* starts) noexcept nogil
+    intp _live_blocks_f "fastnet_live_blocks_f"(const float* a, const float* x, intp n8,
+                                                intp* starts) noexcept nogil
 
 
 cdef inline void _dot4(floating** w, const floating* x, intp n, floating* out) noexcept nogil:
@@ -69,6 +91,72 @@ cdef inline void _step_dot4(floating** w, const floating* rate, const floating* 
         _step_dot4_d(w, rate, a, x, n, out)
     else:
         _step_dot4_f(w, rate, a, x, n, out)
+
+
+cdef struct Blocks:
+    # The eight-column blocks of the first layer that a fused sweep visits
+    # (rows.h): starts == NULL for all of them.
+    const intp* starts
+    intp count
+
+
+cdef inline void _step_dot4_in(const Blocks* blocks, floating** w, const floating* rate,
+                               const floating* a, const floating* x, intp n,
+                               floating* out) noexcept nogil:
+    # _step_dot4 over the visited blocks only
+    cdef intp n8 = n - n % 8
+    if blocks.starts == NULL:
+        _step_dot4(w, rate, a, x, n, out)
+    elif floating is double:
+        _step_dot4_blocks_d(w, rate, a, x, blocks.starts, blocks.count, n8, n, out)
+    else:
+        _step_dot4_blocks_f(w, rate, a, x, blocks.starts, blocks.count, n8, n, out)
+
+
+cdef inline void _dot4_in(const Blocks* blocks, floating** w, const floating* x, intp n,
+                          floating* out) noexcept nogil:
+    # _dot4 over the visited blocks only
+    cdef intp n8 = n - n % 8
+    if blocks.starts == NULL:
+        _dot4(w, x, n, out)
+    elif floating is double:
+        _dot4_blocks_d(w, x, blocks.starts, blocks.count, n8, n, out)
+    else:
+        _dot4_blocks_f(w, x, blocks.starts, blocks.count, n8, n, out)
+
+
+cdef inline floating _step_dot_in(const Blocks* blocks, floating* row, floating rate,
+                                  const floating* a, const floating* x, intp n,
+                                  bint step) noexcept nogil:
+    # one row: the step w -= rate a if step (1.31), then w . x (1.1), over the
+    # visited blocks only
+    cdef intp n8 = n - n % 8
+    if blocks.starts == NULL:
+        if step:
+            _step_row(row, rate, a, n)
+        return _dot(row, x, n)
+    elif floating is double:
+        return _step_dot1_blocks_d(row, rate, a, x, blocks.starts, blocks.count, n8, n,
+                                   step)
+    else:
+        return _step_dot1_blocks_f(row, rate, a, x, blocks.starts, blocks.count, n8, n,
+                                   step)
+
+
+cdef inline Blocks _visited_blocks(const floating* a, const floating* x_next, intp n,
+                                   intp* starts) noexcept nogil:
+    """The blocks of eight inputs where this sample's a or the next one's x_next
+    has a non-zero: the others move no weight and add nothing to a dot
+    product, so the fused sweep skips them (rows.h), bit for bit the same.
+    All blocks live: starts NULL, the plain kernels."""
+    cdef Blocks blocks
+    cdef intp n8 = n - n % 8
+    if floating is double:
+        blocks.count = _live_blocks_d(a, x_next, n8, starts)
+    else:
+        blocks.count = _live_blocks_f(a, x_next, n8, starts)
+    blocks.starts = starts if blocks.count < n8 // 8 else NULL
+    return blocks
 
 
 cdef inline intp _n_chunks(intp n_out) noexcept nogil:
@@ -238,7 +326,7 @@ cdef void _sum_parts(const floating* parts, floating* lam, intp nc, intp n_in,
 cdef void _rows_update_forward(const Layout* net, const OptimizerStep* step,
                                floating* params, const floating* s, const floating* a,
                                const floating* x_next, floating* z, intp i0, intp i1,
-                               double gscale) noexcept nogil:
+                               double gscale, const Blocks* blocks) noexcept nogil:
     """Neurons i0..i1 of the first layer: this sample's plain SGD step (1.31,
     1.31a) and the next sample's pre-activation z = W x_next + b (1.3) with
     the stepped weights, in one sweep over W instead of two.
@@ -247,7 +335,8 @@ cdef void _rows_update_forward(const Layout* net, const OptimizerStep* step,
     is rounded as the update stores it, and the dot product keeps _dot's
     eight partial sums, so the results are bit-identical.  Rows that step
     go four at a time through _step_dot4, rows whose sensitivity is zero (a
-    dead ReLU: nothing moves) four at a time through _dot4.
+    dead ReLU: nothing moves) four at a time through _dot4, each over the
+    blocks of inputs that are not zero in a or x_next (_visited_blocks).
     """
     cdef intp i, k, n_in = net.sizes[0], n_live = 0, n_dead = 0
     cdef floating* W = params + net.w_off[0]
@@ -264,7 +353,7 @@ cdef void _rows_update_forward(const Layout* net, const OptimizerStep* step,
             dead_at[n_dead] = i
             n_dead += 1
             if n_dead == 4:
-                _dot4(dead, x_next, n_in, dots)
+                _dot4_in(blocks, dead, x_next, n_in, dots)
                 for k in range(4):
                     z[dead_at[k]] = dots[k]
                 n_dead = 0
@@ -274,15 +363,14 @@ cdef void _rows_update_forward(const Layout* net, const OptimizerStep* step,
             live_at[n_live] = i
             n_live += 1
             if n_live == 4:
-                _step_dot4(live, rates, a, x_next, n_in, dots)
+                _step_dot4_in(blocks, live, rates, a, x_next, n_in, dots)
                 for k in range(4):
                     z[live_at[k]] = dots[k]
                 n_live = 0
     for k in range(n_dead):
-        z[dead_at[k]] = _dot(dead[k], x_next, n_in)
+        z[dead_at[k]] = _step_dot_in(blocks, dead[k], 0, a, x_next, n_in, False)
     for k in range(n_live):
-        _step_row(live[k], rates[k], a, n_in)
-        z[live_at[k]] = _dot(live[k], x_next, n_in)
+        z[live_at[k]] = _step_dot_in(blocks, live[k], rates[k], a, x_next, n_in, True)
     _update_row(step, b + i0, NULL, NULL, s + i0, gscale, 0, i1 - i0)
     for i in range(i0, i1):
         z[i] = b[i] + z[i]
@@ -299,21 +387,24 @@ cdef inline void _step_row(floating* row, floating rate, const floating* a,
 cdef void _layer_update_forward(const Layout* net, const OptimizerStep* step,
                                 floating* params, const floating* s, const floating* a,
                                 const floating* x_next, floating* z,
-                                double gscale) noexcept nogil:
+                                double gscale, intp* starts) noexcept nogil:
     """_rows_update_forward over the first layer, in the chunks and threads
-    of _layer_forward."""
+    of _layer_forward; starts has room for the layer's blocks of eight
+    inputs (_visited_blocks)."""
     cdef intp c, n_out = net.sizes[1], nc = _n_chunks(n_out)
     cdef int nt = _threads_for(net, 0)
     cdef unsigned int fp_mode
+    cdef Blocks blocks = _visited_blocks(a, x_next, net.sizes[0], starts)
     if nt > 1 and nc > 1:
         with parallel(num_threads=nt):
             fp_mode = _flush_denormals()
             for c in prange(nc, schedule='static'):
                 _rows_update_forward(net, step, params, s, a, x_next, z, c * ROWS_PER_CHUNK,
-                                     _chunk_end(c, n_out), gscale)
+                                     _chunk_end(c, n_out), gscale, &blocks)
             _restore_fp_mode(fp_mode)
     else:
-        _rows_update_forward(net, step, params, s, a, x_next, z, 0, n_out, gscale)
+        _rows_update_forward(net, step, params, s, a, x_next, z, 0, n_out, gscale,
+                             &blocks)
 
 
 cdef void _sparse_input_sgd(const Layout* net, const OptimizerStep* step,

@@ -7,6 +7,7 @@ cdef struct SampleScratch:
     void* parts             # chunk partial sums of lam (see _layer_backward_update)
     void* rowsq             # sum_j w_ij^2 per neuron, n_units
     void* xdense            # one sparse row spread out, n_in; zeros between uses
+    intp* starts            # the first layer's visited blocks of eight inputs, n_in / 8
 
 
 cdef void _forward(const Layout* net, const floating* params, const InputRow* x,
@@ -107,7 +108,7 @@ cdef double _backward_update(const Layout* net, const OptimizerStep* step,
                 a_prev = xdense
             elif x_next != NULL:
                 _layer_update_forward(net, step, params, deltas, a_prev, x_next, acts,
-                                      gscale)
+                                      gscale, scratch.starts)
                 return 0
         _layer_backward_update(net, l, step, params, M, V, a_prev, lam, deltas,
                                <floating*> scratch.parts, rowsq, gscale, reg)

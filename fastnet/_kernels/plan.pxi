@@ -58,6 +58,7 @@ cdef class Plan:
     cdef readonly intp n_params
     cdef intp itemsize
     cdef char* _sample_buffers      # acts | deltas | parts | rowsq | xdense
+    cdef intp* _starts              # SampleScratch.starts
     cdef intp _parts_size
     cdef char* _grad                # the minibatch gradient, zeros between steps
     cdef char* _batch_buffers       # inputs | acts | deltas for _batch_rows samples
@@ -129,7 +130,8 @@ cdef class Plan:
                        + self.net.sizes[0])
         self._sample_buffers = <char*> calloc(n, self.itemsize)
         self.net.active = <unsigned char*> calloc(self.net.n_units, 1)
-        if self._sample_buffers == NULL or self.net.active == NULL:
+        self._starts = <intp*> calloc(self.net.sizes[0] // 8 + 1, sizeof(intp))
+        if self._sample_buffers == NULL or self.net.active == NULL or self._starts == NULL:
             raise MemoryError("cannot allocate the plan's buffers")
 
     cdef SampleScratch _sample_scratch(self) noexcept nogil:
@@ -138,6 +140,7 @@ cdef class Plan:
         s.parts = self._sample_buffers + 2 * U * self.itemsize
         s.rowsq = self._sample_buffers + (2 * U + self._parts_size) * self.itemsize
         s.xdense = self._sample_buffers + (3 * U + self._parts_size) * self.itemsize
+        s.starts = self._starts
         return s
 
     cdef BatchScratch _batch_scratch(self, intp rows) except *:
@@ -169,6 +172,7 @@ cdef class Plan:
     def __dealloc__(self):
         free(self._sample_buffers)
         free(self.net.active)
+        free(self._starts)
         free(self._grad)
         free(self._batch_buffers)
         free(self._undo)

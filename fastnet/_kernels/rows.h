@@ -109,6 +109,101 @@ static inline void fastnet_step_dot4##SUFFIX(T* const w[4], const T rate[4],    
             w[r][j] = w[r][j] - rate[r] * a[j];                                     \
         out[r] = fastnet_finish##SUFFIX(s[r], w[r], x, n8, n);                      \
     }                                                                               \
+}                                                                                   \
+                                                                                    \
+/* The same sweeps over the eight-column blocks listed in starts only (block b      \
+ * covers columns starts[b] .. starts[b] + 7, starts ascending, all below n8),      \
+ * and the tail (n8 <= j < n) as always.  The first layer of per-sample SGD         \
+ * uses them when whole blocks of both this sample's input a and the next           \
+ * one's x are zero (image borders): such a block moves no weight, since            \
+ * w - rate * 0 is w, and adds only zeros to the dot product, which leave a         \
+ * partial sum as it was (a partial sum starts at +0 and is never -0), so the       \
+ * results are bit-identical to the full sweeps' while the skipped weights are      \
+ * neither read nor written.  (For finite weights: the full sweeps would turn       \
+ * an inf or NaN weight there into NaN, and a weight of exactly -0.0, which         \
+ * training never makes, into +0.0.) */                                             \
+static inline void fastnet_dot4_blocks##SUFFIX(T* const w[4], const T* x,           \
+                                               const ptrdiff_t* starts,             \
+                                               ptrdiff_t n_blocks, ptrdiff_t n8,    \
+                                               ptrdiff_t n, T out[4]) {             \
+    fastnet_acc8##SUFFIX s[4];                                                      \
+    memset(s, 0, sizeof s);                                                         \
+    for (ptrdiff_t b = 0; b < n_blocks; b++) {                                      \
+        const ptrdiff_t j = starts[b];                                              \
+        for (int r = 0; r < 4; r++)                                                 \
+            fastnet_add_prod8##SUFFIX(&s[r], w[r] + j, x + j);                      \
+    }                                                                               \
+    for (int r = 0; r < 4; r++)                                                     \
+        out[r] = fastnet_finish##SUFFIX(s[r], w[r], x, n8, n);                      \
+}                                                                                   \
+                                                                                    \
+static inline void fastnet_step_dot4_blocks##SUFFIX(                                \
+        T* const w[4], const T rate[4], const T* a, const T* x,                     \
+        const ptrdiff_t* starts, ptrdiff_t n_blocks, ptrdiff_t n8, ptrdiff_t n,     \
+        T out[4]) {                                                                 \
+    fastnet_acc8##SUFFIX s[4];                                                      \
+    memset(s, 0, sizeof s);                                                         \
+    for (ptrdiff_t b = 0; b < n_blocks; b++) {                                      \
+        const ptrdiff_t j = starts[b];                                              \
+        V a8[PARTS], x8[PARTS];                                                     \
+        for (int p = 0; p < PARTS; p++) {                                           \
+            a8[p] = fastnet_load##SUFFIX(a + j + p * LANES);                        \
+            x8[p] = fastnet_load##SUFFIX(x + j + p * LANES);                        \
+        }                                                                           \
+        for (int r = 0; r < 4; r++)                                                 \
+            for (int p = 0; p < PARTS; p++) {                                       \
+                const V stepped = fastnet_load##SUFFIX(w[r] + j + p * LANES)        \
+                                  - rate[r] * a8[p];                                \
+                memcpy(w[r] + j + p * LANES, &stepped, sizeof stepped);             \
+                s[r].part[p] = s[r].part[p] + stepped * x8[p];                      \
+            }                                                                       \
+    }                                                                               \
+    for (int r = 0; r < 4; r++) {                                                   \
+        for (ptrdiff_t j = n8; j < n; j++)                                          \
+            w[r][j] = w[r][j] - rate[r] * a[j];                                     \
+        out[r] = fastnet_finish##SUFFIX(s[r], w[r], x, n8, n);                      \
+    }                                                                               \
+}                                                                                   \
+                                                                                    \
+/* One row: the dot product (rate 0: no step) or the step and the dot product. */   \
+static inline T fastnet_step_dot1_blocks##SUFFIX(T* w, T rate, const T* a,          \
+                                                 const T* x,                        \
+                                                 const ptrdiff_t* starts,           \
+                                                 ptrdiff_t n_blocks, ptrdiff_t n8,  \
+                                                 ptrdiff_t n, int step) {           \
+    fastnet_acc8##SUFFIX s;                                                         \
+    memset(&s, 0, sizeof s);                                                        \
+    for (ptrdiff_t b = 0; b < n_blocks; b++) {                                      \
+        const ptrdiff_t j = starts[b];                                              \
+        for (int p = 0; p < PARTS; p++) {                                           \
+            V wv = fastnet_load##SUFFIX(w + j + p * LANES);                         \
+            if (step) {                                                             \
+                wv = wv - rate * fastnet_load##SUFFIX(a + j + p * LANES);           \
+                memcpy(w + j + p * LANES, &wv, sizeof wv);                          \
+            }                                                                       \
+            s.part[p] = s.part[p] + wv * fastnet_load##SUFFIX(x + j + p * LANES);   \
+        }                                                                           \
+    }                                                                               \
+    if (step)                                                                       \
+        for (ptrdiff_t j = n8; j < n; j++)                                          \
+            w[j] = w[j] - rate * a[j];                                              \
+    return fastnet_finish##SUFFIX(s, w, x, n8, n);                                  \
+}                                                                                   \
+                                                                                    \
+/* The blocks of eight columns below n8 where a or x has a non-zero, ascending,     \
+ * into starts; returns their count. */                                             \
+static inline ptrdiff_t fastnet_live_blocks##SUFFIX(const T* a, const T* x,         \
+                                                    ptrdiff_t n8,                   \
+                                                    ptrdiff_t* starts) {            \
+    ptrdiff_t count = 0;                                                            \
+    for (ptrdiff_t j = 0; j < n8; j += 8) {                                         \
+        int live = 0;                                                               \
+        for (int k = 0; k < 8; k++)                                                 \
+            live |= (a[j + k] != 0) | (x[j + k] != 0);                              \
+        if (live)                                                                   \
+            starts[count++] = j;                                                    \
+    }                                                                               \
+    return count;                                                                   \
 }
 
 FASTNET_ROW_KERNELS(double, _d, fastnet_vd, FASTNET_PARTS_D, FASTNET_LANES_D)
