@@ -8,6 +8,7 @@ same weights.
 import numpy as np
 
 from .activations import resolve
+from .layout import aligned_zeros
 
 
 def init_bound(init, layer_acts, activation, layer, fan_in, fan_out):
@@ -40,7 +41,7 @@ def init_bound(init, layer_acts, activation, layer, fan_in, fan_out):
 def initial_params(layout, layer_acts, init, activation, random_state, dtype):
     """A new flat parameter buffer for ``layout`` with initial weights drawn
     from ``random_state``; biases are zero except for the 'sklearn' rule."""
-    params = np.zeros(layout.n_params, dtype=dtype)
+    params = aligned_zeros(layout.n_params, dtype)
     coefs, intercepts = layout.views(params)
     for l in range(layout.n_layers):
         fan_in, fan_out = layout.units[l], layout.units[l + 1]

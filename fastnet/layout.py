@@ -16,6 +16,34 @@ from . import kernels
 MAX_PARAMETERS = 2 ** 48
 
 
+# Where a parameter buffer starts: a cache line, and one AVX-512 vector.  The
+# kernels' loads then never straddle two lines where rows are whole lines
+# (64 inputs in float64, say); a 16-byte aligned buffer, what numpy gives,
+# made per-sample SGD on digits' 64-100-10 about 13 % slower.
+BUFFER_ALIGNMENT = 64
+
+
+def aligned_zeros(n, dtype):
+    """A 1-d array of ``n`` zeros of ``dtype`` starting on a BUFFER_ALIGNMENT boundary."""
+    dtype = np.dtype(dtype)
+    raw = np.zeros(n * dtype.itemsize + BUFFER_ALIGNMENT, dtype=np.uint8)
+    start = -raw.ctypes.data % BUFFER_ALIGNMENT
+    return raw[start:start + n * dtype.itemsize].view(dtype)
+
+
+def aligned(array):
+    """``array`` itself when it is a 1-d float buffer on a BUFFER_ALIGNMENT
+    boundary (or anything else, left for validation to judge), else an
+    aligned copy."""
+    if (type(array) is not np.ndarray or array.ndim != 1
+            or array.dtype not in (np.float32, np.float64)
+            or array.ctypes.data % BUFFER_ALIGNMENT == 0):
+        return array
+    copy = aligned_zeros(array.size, array.dtype)
+    copy[...] = array
+    return copy
+
+
 class Layout:
     """The offsets of every layer in the flat buffers, for ``layer_units``."""
 

@@ -21,7 +21,7 @@ from . import kernels, seeding, threads
 from .activations import CODES, ELU, Logistic, output_range, resolve, resolve_hidden
 from .exceptions import DivergenceError
 from .initializers import initial_params
-from .layout import LayerWeights, Layout
+from .layout import LayerWeights, Layout, aligned
 from .lbfgs import LbfgsSolver
 from .online import OnlineStep
 from .samples import to_samples
@@ -227,6 +227,9 @@ class BaseNetwork(OnlineStep, StochasticSolver, LbfgsSolver, LayerWeights, BaseE
     def __setstate__(self, state):
         state = dict(state)
         units = state.pop("_layer_units", None)
+        if "_params" in state:
+            # unpickled arrays start wherever numpy puts them (layout.py)
+            state["_params"] = aligned(state["_params"])
         super().__setstate__(state)
         if units is not None:
             self._layout = Layout(units)

@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from .kernels import Optimizer
+from .layout import aligned_zeros
 
 
 class BaseOptimizer:
@@ -68,7 +69,8 @@ class SGDOptimizer(BaseOptimizer):
         self.nesterov = nesterov
         self.power_t = power_t
         # plain SGD (momentum 0) keeps no velocities
-        self.velocities = np.zeros(params.size if momentum > 0 else 0, dtype=params.dtype)
+        # laid out as the weights, and like them on a cache line (layout.py)
+        self.velocities = aligned_zeros(params.size if momentum > 0 else 0, params.dtype)
 
     def kernel_step(self):
         """The hyper-parameters of the kernels' step (their OptimizerStep)."""
@@ -124,8 +126,8 @@ class AdamOptimizer(BaseOptimizer):
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.t = 0
-        self.ms = np.zeros_like(params)
-        self.vs = np.zeros_like(params)
+        self.ms = aligned_zeros(params.size, params.dtype)
+        self.vs = aligned_zeros(params.size, params.dtype)
 
     def kernel_step(self):
         return {"kind": Optimizer.ADAM, "learning_rate": float(self.learning_rate_init),

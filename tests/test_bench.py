@@ -14,7 +14,7 @@ from fastnet.bench.fann import FannDriver
 from fastnet.bench.inference import LATENCY, latency_section, one_row_call
 from fastnet.bench.native import c_compiler, compile_program, run_program
 from fastnet.bench.report import Figure, Report, faster_text, format_table, significant
-from fastnet.bench.roofline import Bound, Roofline, Work, memory_level
+from fastnet.bench.roofline import Bound, Roofline, Work, memory_level, visited_input_share
 from fastnet.bench.settings import QUICK, Architecture
 from fastnet.bench.targets import TARGETS, target_rows
 from fastnet.bench.timing import (interleaved_median_call_seconds, interleaved_min_seconds,
@@ -52,6 +52,25 @@ def test_training_work_reads_each_weight_once_and_updates_it_once():
     batch = Work.training(DIGITS, "float32", batch_size=200)
     assert batch.bytes == 3 * 7400 * 4 / 200
     assert batch.flops == 6 * 7400
+
+
+def test_fused_first_layer_counts_the_share_it_visits():
+    work = Work.training(DIGITS, "float64", first_layer_share=0.25)
+    assert work.bytes == (2 * 0.25 * 6400 + 3 * 1000) * 8
+    assert work.flops == 6 * 7400 and work.footprint == 7400 * 8
+    # minibatch steps fuse nothing
+    assert Work.training(DIGITS, "float64", 200, 0.25).bytes == 3 * 7400 * 8 / 200
+
+
+def test_visited_input_share_counts_blocks_live_in_either_row():
+    # 19 inputs: blocks 0..7 and 8..15, then 3 tail columns, always visited
+    X = np.zeros((4, 19))
+    X[0, 3] = X[1, 3] = 1.0        # block 0 live in half the rows
+    X[:, 17] = 1.0                 # tail
+    # block 0: 1 - (1 - 1/2)^2 = 3/4 of pairs visit it; block 1 never
+    assert visited_input_share(X) == pytest.approx((0.75 * 8 + 3) / 19)
+    assert visited_input_share(np.ones((3, 16))) == 1.0
+    assert visited_input_share(np.zeros((3, 16))) == 0.0
 
 
 def test_inference_work_reads_the_weights_once_per_call():

@@ -202,6 +202,25 @@ def test_pickle_and_joblib_keep_working(dump, kind, tmp_path):
     assert_same_state(est, restored)
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_parameters_start_on_a_cache_line(dtype, tmp_path):
+    """The flat parameter buffer starts on a 64-byte boundary when a fit
+    makes it and when pickle, joblib or fastnet.load bring it back (numpy
+    would put it anywhere on 16 bytes; the kernels' loads then straddle
+    cache lines, fastnet/layout.py)."""
+    from fastnet.layout import BUFFER_ALIGNMENT
+    est, y = make("MLPClassifier", solver="sgd", dtype=dtype)
+    est.fit(X, y)
+    joblib.dump(est, tmp_path / "model.joblib")
+    copies = [est, pickle.loads(pickle.dumps(est)), joblib.load(tmp_path / "model.joblib"),
+              round_trip(est, tmp_path)]
+    for model in copies:
+        assert model._params.ctypes.data % BUFFER_ALIGNMENT == 0
+        assert model._params.dtype == dtype
+        assert_array_equal(model._params, est._params, strict=True)
+    assert BUFFER_ALIGNMENT == 64
+
+
 def test_manifest_and_metadata(tmp_path):
     est, y = make("MLPClassifier")
     pipe = make_pipeline(StandardScaler(), est).fit(X, y)
