@@ -13,8 +13,9 @@
  * build's register width as hold eight elements (GCC's vector extensions:
  * with AVX two of four doubles or one of eight floats, with SSE2 four and
  * two; the AVX-512 build holds eight doubles in one 512-bit vector, which
- * made per-sample digits about 4 % faster, and keeps floats at 256 bits).  `s + w * x` contracts to a fused multiply-add where the build has
- * one, as _dot's scalar code does.  FASTNET_ROW_KERNELS writes the kernels
+ * made per-sample digits about 4 % faster, and keeps floats at 256 bits).
+ * `s + w * x` contracts to a fused multiply-add where the build has one, as
+ * _dot's scalar code does.  FASTNET_ROW_KERNELS writes the kernels
  * once for each element type.
  */
 #ifndef FASTNET_ROWS_H
@@ -46,14 +47,14 @@ typedef float fastnet_vf __attribute__((vector_size(FASTNET_VECTOR_BYTES)));
 typedef struct { fastnet_vd part[FASTNET_PARTS_D]; } fastnet_acc8_d;
 typedef struct { fastnet_vf part[FASTNET_PARTS_F]; } fastnet_acc8_f;
 
-#define FASTNET_ROW_KERNELS(T, SUFFIX, V, PARTS, LANES)                           \
+#define FASTNET_ROW_KERNELS(T, SUFFIX, V, PARTS, LANES)                             \
 static inline V fastnet_load##SUFFIX(const T* p) {                                  \
     V v;                                                                            \
     memcpy(&v, p, sizeof v);                                                        \
     return v;                                                                       \
 }                                                                                   \
                                                                                     \
-/* s += w[0..7] * x[0..7], lane by lane */                                         \
+/* s += w[0..7] * x[0..7], lane by lane */                                          \
 static inline void fastnet_add_prod8##SUFFIX(fastnet_acc8##SUFFIX* s, const T* w,   \
                                              const T* x) {                          \
     for (int p = 0; p < PARTS; p++)                                                 \
@@ -61,7 +62,7 @@ static inline void fastnet_add_prod8##SUFFIX(fastnet_acc8##SUFFIX* s, const T* w
                                   * fastnet_load##SUFFIX(x + p * LANES);            \
 }                                                                                   \
                                                                                     \
-/* The dot product from a row's partial sums and its tail (see above). */         \
+/* The dot product from a row's partial sums and its tail (see above). */           \
 static inline T fastnet_finish##SUFFIX(fastnet_acc8##SUFFIX s, const T* w,          \
                                        const T* x, ptrdiff_t n8, ptrdiff_t n) {     \
     T lane[8];                                                                      \
@@ -72,8 +73,8 @@ static inline T fastnet_finish##SUFFIX(fastnet_acc8##SUFFIX s, const T* w,      
          + ((lane[2] + lane[6]) + (lane[3] + lane[7]));                             \
 }                                                                                   \
                                                                                     \
-/* out[r] = w[r] . x for the four rows w[0..3] of length n. */                     \
-static inline void fastnet_dot4##SUFFIX(T* const w[4], const T* x, ptrdiff_t n,    \
+/* out[r] = w[r] . x for the four rows w[0..3] of length n. */                      \
+static inline void fastnet_dot4##SUFFIX(T* const w[4], const T* x, ptrdiff_t n,     \
                                         T out[4]) {                                 \
     const ptrdiff_t n8 = n - n % 8;                                                 \
     fastnet_acc8##SUFFIX s[4];                                                      \
@@ -85,7 +86,41 @@ static inline void fastnet_dot4##SUFFIX(T* const w[4], const T* x, ptrdiff_t n, 
         out[r] = fastnet_finish##SUFFIX(s[r], w[r], x, n8, n);                      \
 }                                                                                   \
                                                                                     \
-/* The four rows take the plain SGD step w -= rate[r] a (1.31), then              \
+/* Columns j .. j + 7 of the four rows: the plain SGD step w -= rate[r] a           \
+ * (1.31), then the stepped weights times x into the partial sums s. */             \
+static inline void fastnet_step_block4##SUFFIX(T* const w[4], const T rate[4],      \
+                                               const T* a, const T* x, ptrdiff_t j, \
+                                               fastnet_acc8##SUFFIX s[4]) {         \
+    /* a and x read once for the four rows: the stores to w would make the          \
+     * compiler read them again for each row (they might alias) */                  \
+    V a8[PARTS], x8[PARTS];                                                         \
+    for (int p = 0; p < PARTS; p++) {                                               \
+        a8[p] = fastnet_load##SUFFIX(a + j + p * LANES);                            \
+        x8[p] = fastnet_load##SUFFIX(x + j + p * LANES);                            \
+    }                                                                               \
+    for (int r = 0; r < 4; r++)                                                     \
+        for (int p = 0; p < PARTS; p++) {                                           \
+            const V stepped = fastnet_load##SUFFIX(w[r] + j + p * LANES)            \
+                              - rate[r] * a8[p];                                    \
+            memcpy(w[r] + j + p * LANES, &stepped, sizeof stepped);                 \
+            s[r].part[p] = s[r].part[p] + stepped * x8[p];                          \
+        }                                                                           \
+}                                                                                   \
+                                                                                    \
+/* The step of the tail columns n8 .. n - 1, and the four dot products. */          \
+static inline void fastnet_step_finish4##SUFFIX(T* const w[4], const T rate[4],     \
+                                                const T* a, const T* x,             \
+                                                ptrdiff_t n8, ptrdiff_t n,          \
+                                                fastnet_acc8##SUFFIX s[4],          \
+                                                T out[4]) {                         \
+    for (int r = 0; r < 4; r++) {                                                   \
+        for (ptrdiff_t j = n8; j < n; j++)                                          \
+            w[r][j] = w[r][j] - rate[r] * a[j];                                     \
+        out[r] = fastnet_finish##SUFFIX(s[r], w[r], x, n8, n);                      \
+    }                                                                               \
+}                                                                                   \
+                                                                                    \
+/* The four rows take the plain SGD step w -= rate[r] a (1.31), then                \
  * out[r] = w[r] . x with the new weights: the fused sweep of                       \
  * _rows_update_forward. */                                                         \
 static inline void fastnet_step_dot4##SUFFIX(T* const w[4], const T rate[4],        \
@@ -94,27 +129,9 @@ static inline void fastnet_step_dot4##SUFFIX(T* const w[4], const T rate[4],    
     const ptrdiff_t n8 = n - n % 8;                                                 \
     fastnet_acc8##SUFFIX s[4];                                                      \
     memset(s, 0, sizeof s);                                                         \
-    for (ptrdiff_t j = 0; j < n8; j += 8) {                                         \
-        /* a and x read once for the four rows: the stores to w would make the    \
-         * compiler read them again for each row (they might alias) */             \
-        V a8[PARTS], x8[PARTS];                                                     \
-        for (int p = 0; p < PARTS; p++) {                                           \
-            a8[p] = fastnet_load##SUFFIX(a + j + p * LANES);                        \
-            x8[p] = fastnet_load##SUFFIX(x + j + p * LANES);                        \
-        }                                                                           \
-        for (int r = 0; r < 4; r++)                                                 \
-            for (int p = 0; p < PARTS; p++) {                                       \
-                const V stepped = fastnet_load##SUFFIX(w[r] + j + p * LANES)        \
-                                  - rate[r] * a8[p];                                \
-                memcpy(w[r] + j + p * LANES, &stepped, sizeof stepped);             \
-                s[r].part[p] = s[r].part[p] + stepped * x8[p];                      \
-            }                                                                       \
-    }                                                                               \
-    for (int r = 0; r < 4; r++) {                                                   \
-        for (ptrdiff_t j = n8; j < n; j++)                                          \
-            w[r][j] = w[r][j] - rate[r] * a[j];                                     \
-        out[r] = fastnet_finish##SUFFIX(s[r], w[r], x, n8, n);                      \
-    }                                                                               \
+    for (ptrdiff_t j = 0; j < n8; j += 8)                                           \
+        fastnet_step_block4##SUFFIX(w, rate, a, x, j, s);                           \
+    fastnet_step_finish4##SUFFIX(w, rate, a, x, n8, n, s, out);                     \
 }                                                                                   \
                                                                                     \
 /* The same sweeps over the eight-column blocks listed in starts only (block b      \
@@ -149,26 +166,9 @@ static inline void fastnet_step_dot4_blocks##SUFFIX(                            
         T out[4]) {                                                                 \
     fastnet_acc8##SUFFIX s[4];                                                      \
     memset(s, 0, sizeof s);                                                         \
-    for (ptrdiff_t b = 0; b < n_blocks; b++) {                                      \
-        const ptrdiff_t j = starts[b];                                              \
-        V a8[PARTS], x8[PARTS];                                                     \
-        for (int p = 0; p < PARTS; p++) {                                           \
-            a8[p] = fastnet_load##SUFFIX(a + j + p * LANES);                        \
-            x8[p] = fastnet_load##SUFFIX(x + j + p * LANES);                        \
-        }                                                                           \
-        for (int r = 0; r < 4; r++)                                                 \
-            for (int p = 0; p < PARTS; p++) {                                       \
-                const V stepped = fastnet_load##SUFFIX(w[r] + j + p * LANES)        \
-                                  - rate[r] * a8[p];                                \
-                memcpy(w[r] + j + p * LANES, &stepped, sizeof stepped);             \
-                s[r].part[p] = s[r].part[p] + stepped * x8[p];                      \
-            }                                                                       \
-    }                                                                               \
-    for (int r = 0; r < 4; r++) {                                                   \
-        for (ptrdiff_t j = n8; j < n; j++)                                          \
-            w[r][j] = w[r][j] - rate[r] * a[j];                                     \
-        out[r] = fastnet_finish##SUFFIX(s[r], w[r], x, n8, n);                      \
-    }                                                                               \
+    for (ptrdiff_t b = 0; b < n_blocks; b++)                                        \
+        fastnet_step_block4##SUFFIX(w, rate, a, x, starts[b], s);                   \
+    fastnet_step_finish4##SUFFIX(w, rate, a, x, n8, n, s, out);                     \
 }                                                                                   \
                                                                                     \
 /* One row: the dot product (rate 0: no step) or the step and the dot product. */   \
