@@ -30,8 +30,9 @@ def fastnet_rows(report, measurement, X, y, architecture, budget, thread_counts,
                  note="", key=None, rivals=None):
     """fastnet's per-sample SGD in float64 and float32 at each thread count.
 
-    Returns {(dtype, threads): µs per sample}; each row is compared with
-    the same dtype at one thread, or float32 at one thread with float64.
+    Returns ({(dtype, threads): µs per sample}, {dtype: the rows' Work});
+    each row is compared with the same dtype at one thread, or float32 at
+    one thread with float64.
     One-thread rows are recorded under ``(*key, dtype)`` when ``key`` is given.
     ``rivals`` ({tool: measure of one epoch}) are timed in turns with the
     one-thread rows (timing.interleaved_min_seconds); their µs per sample
@@ -46,6 +47,8 @@ def fastnet_rows(report, measurement, X, y, architecture, budget, thread_counts,
             f"{share:.0%} of that layer's weights on these inputs (blocks of eight inputs "
             "zero in both the sample and the next are skipped); the row's GB/s and bound "
             "count that share")
+    work = {dtype: Work.training(architecture, dtype, first_layer_share=share)
+            for dtype in ("float64", "float32")}
     measures = {(dtype, 1): classifier_epochs(fastnet, X, y, architecture.hidden, "sgd", 1,
                                               dtype)
                 for dtype in ("float64", "float32")}
@@ -63,10 +66,9 @@ def fastnet_rows(report, measurement, X, y, architecture, budget, thread_counts,
             else:
                 comparison = ""
             report.throughput(measurement, "fastnet", us[dtype, threads],
-                              Work.training(architecture, dtype, first_layer_share=share),
-                              threads, comparison, note,
+                              work[dtype], threads, comparison, note,
                               key=(*key, dtype) if key and threads == 1 else None)
-    return us
+    return us, work
 
 
 def per_sample_section(report, title, X, y, architecture, budget, peer_samples, thread_counts,
@@ -80,13 +82,13 @@ def per_sample_section(report, title, X, y, architecture, budget, peer_samples, 
     measurement = f"{PER_SAMPLE}, {title} {architecture}"
     # FANN, the per-sample target's peer, takes turns with fastnet's epochs
     rivals = {} if peers.fann is None else {"FANN": peers.fann.epochs(X, y, architecture)}
-    fastnet_us = fastnet_rows(report, measurement, X, y, architecture, budget, thread_counts,
-                              key=(PER_SAMPLE, title, "fastnet"), rivals=rivals)
+    fastnet_us, work = fastnet_rows(report, measurement, X, y, architecture, budget,
+                                    thread_counts, key=(PER_SAMPLE, title, "fastnet"),
+                                    rivals=rivals)
 
     def peer_row(tool, us, dtype, note=""):
         # the same work as fastnet's rows: what the task needs at the least
-        work = Work.training(architecture, dtype, first_layer_share=visited_input_share(X))
-        report.throughput(measurement, tool, us, work, 1,
+        report.throughput(measurement, tool, us, work[dtype], 1,
                           faster_text(us, fastnet_us[dtype, 1]), note,
                           key=(PER_SAMPLE, title, tool, dtype))
 
