@@ -68,7 +68,18 @@ def test_visited_input_share_counts_blocks_live_in_either_row():
     X[0, 3] = X[1, 3] = 1.0        # block 0 live in half the rows
     X[:, 17] = 1.0                 # tail
     # block 0: 1 - (1 - 1/2)^2 = 3/4 of pairs visit it; block 1 never
-    assert visited_input_share(X) == pytest.approx((0.75 * 8 + 3) / 19)
+    assert visited_input_share(X, block=8) == pytest.approx((0.75 * 8 + 3) / 19)
+    assert visited_input_share(np.ones((3, 16)), block=8) == 1.0
+    assert visited_input_share(np.zeros((3, 16)), block=8) == 0.0
+
+
+def test_visited_input_share_counts_inputs_live_in_either_row():
+    # the column copy's sweep: each input on its own
+    X = np.zeros((4, 19))
+    X[0, 3] = X[1, 3] = 1.0        # input 3 non-zero in half the rows
+    X[:, 17] = 1.0                 # input 17 always
+    # input 3: 1 - (1 - 1/2)^2 = 3/4 of pairs visit it; input 17 all; no other
+    assert visited_input_share(X) == pytest.approx((0.75 + 1) / 19)
     assert visited_input_share(np.ones((3, 16))) == 1.0
     assert visited_input_share(np.zeros((3, 16))) == 0.0
 

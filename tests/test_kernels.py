@@ -452,12 +452,16 @@ def test_epoch_in_slices_equals_one_call(build, kind, batch_size, sparse):
 
 
 def zero_block_rows(rng, n_rows, n_in):
-    """Inputs in [0, 1) where each block of eight columns (the fused sweep's
-    blocks, rows.h) is zero in about half the rows, some rows wholly zero:
-    consecutive rows then have blocks zero in both, in one, or in neither,
-    and the n_in % 8 tail columns stay dense."""
+    """Inputs in [0, 1) where each block of eight columns (the row-major
+    fused sweep's blocks, rows.h) is zero in about half the rows, some rows
+    wholly zero, and a fifth of the other inputs zero one by one (the column
+    copy skips single inputs, columns.h): consecutive rows then have blocks
+    and inputs zero in both, in one, or in neither, and the n_in % 8 tail
+    columns stay dense."""
     X = rng.uniform(0, 1, (n_rows, n_in))
+    X[rng.uniform(size=X.shape) < 0.2] = 0
     n8 = n_in - n_in % 8
+    X[:, n8:] = rng.uniform(0.5, 1, (n_rows, n_in - n8))
     blocks = X[:, :n8].reshape(n_rows, -1, 8)
     blocks[rng.uniform(size=blocks.shape[:2]) < 0.5] = 0
     X[::7, :n8] = 0
@@ -467,33 +471,46 @@ def zero_block_rows(rng, n_rows, n_in):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
 @pytest.mark.parametrize("n_threads", [1, 2])
 @pytest.mark.parametrize("n_in", [43, 64])
-def test_fused_sweep_skipping_zero_blocks_is_bit_identical(build, dtype, n_threads, n_in):
-    """Per-sample plain SGD skips, in the first layer's sweep that steps for
-    one sample and computes the next one's pre-activations, the blocks of
-    eight inputs that are zero in both rows (rows.h).  The epoch in one call
-    (every step but the last fused) equals, bit for bit, the epoch taken one
-    sample per call (no step fused, every weight visited): parameters and
-    loss sums.  70 ReLU units give dead and live rows, groups of four and
-    leftovers, and three chunks for the threads."""
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "zero-weights"])
+def test_fused_sweeps_skipping_zeros_are_bit_identical(build, dtype, n_threads, n_in,
+                                                       weighted):
+    """Per-sample plain SGD fuses the first layer's step for one sample with
+    the next one's pre-activations, in one sweep that skips the weights of
+    inputs zero in both rows: on the input-major column copy in a call of
+    COLUMN_MIN_STEPS samples or more (columns.h), in the row-major layout,
+    by blocks of eight, in a shorter one (rows.h).  The epoch in one call
+    and the epoch in calls of 8 samples each equal, bit for bit, the epoch
+    taken one sample per call (no step fused, every weight visited):
+    parameters and loss sums.  70 ReLU units give dead and live rows, groups
+    of four and leftovers, neuron blocks of every size the column kernels
+    take, and three chunks for the threads.  With weights, samples of
+    weight zero sit between others: the sweep computes the next non-zero
+    one's pre-activations."""
+    assert 8 < build.column_min_steps <= 40
     rng = np.random.default_rng(5)
     X = zero_block_rows(rng, 40, n_in)
     Y = np.eye(3)[rng.integers(3, size=40)]
+    sw = None
+    if weighted:
+        sw = rng.uniform(0.5, 2, 40)
+        sw[[3, 4, 5, 17, 39]] = 0
     coefs, intercepts = random_weights(rng, [n_in, 70, 3])
     plan = make_plan(build, [n_in, 70, 3], ["relu", "softmax"], "cross_entropy",
                      dtype=dtype, n_threads=n_threads, parallel_min_weights=0)
-    samples = make_samples(build, X, Y, dtype=dtype)
+    samples = make_samples(build, X, Y, sw, dtype=dtype)
     order = rng.permutation(40).astype(np.intp)
     runs, empty = [], np.empty(0, dtype)
-    for cuts in (range(0, 41, 40), range(0, 41)):
+    for cuts in (range(0, 41, 40), range(0, 41, 8), range(0, 41)):
         params, loss_sum = pack(build, coefs, intercepts, dtype), 0.0
         for lo, hi in zip(cuts, cuts[1:]):
             loss_sum, steps, done, diverged = plan.train_epoch(
                 params, empty, empty, samples, order[lo:hi], 1,
                 optimizer_step(build, "sgd", 0.2), loss_sum)
-            assert (steps, done, diverged) == (hi - lo, hi - lo, False)
+            assert (done, diverged) == (hi - lo, False)
         runs.append((loss_sum, params))
-    assert runs[0][0] == runs[1][0]
-    np.testing.assert_array_equal(runs[0][1], runs[1][1])
+    for run in runs[:2]:
+        assert run[0] == runs[2][0]
+        np.testing.assert_array_equal(run[1], runs[2][1])
     assert not np.array_equal(runs[0][1], pack(build, coefs, intercepts, dtype))
 
 

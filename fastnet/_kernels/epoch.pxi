@@ -66,6 +66,9 @@ cdef tuple _train_call(Plan plan, floating[::1] params, floating[::1] first_mome
         grad = <floating*> plan._gradient_buffer()
         if not samples.is_sparse:
             batch = plan._batch_scratch(min(batch_size, n))
+    plan._columns_on = (batch_size == 1 and step.kind == SGD and plan.net.alpha == 0
+                        and not samples.is_sparse and n >= COLUMN_MIN_STEPS
+                        and not undoable and plan._allocate_columns() == 0)
     if undoable:
         undo = plan._undo_buffer()
         plan._undo_moments = (M != NULL) + (V != NULL)
@@ -82,8 +85,17 @@ cdef tuple _train_call(Plan plan, floating[::1] params, floating[::1] first_mome
                 # skips those of dead units): copy its one array up front
                 memcpy(undo, &params[0], size)
         fp_mode = _flush_denormals()   # this thread's share; workers set their own
+        if plan._columns_on:
+            # the first layer's steps go to the column copy (columns.pxi)
+            _copy_columns(&params[plan.net.w_off[0]], <floating*> plan._columns.wt,
+                          plan.net.sizes[1], plan.net.sizes[0], plan._columns.ld, False)
         _train(plan, &params[0], M, V, &samples.data, &order[0], n, batch_size,
                &step, grad, &batch, &progress)
+        if plan._columns_on:
+            # back, whatever ended the steps (the last, a non-finite loss, a signal)
+            _copy_columns(&params[plan.net.w_off[0]], <floating*> plan._columns.wt,
+                          plan.net.sizes[1], plan.net.sizes[0], plan._columns.ld, True)
+            plan._columns_on = False
         if (not progress.diverged and not progress.interrupted
                 and not _all_finite(&params[0], plan.n_params)):
             progress.diverged = True
@@ -203,6 +215,7 @@ cdef double _sample_step(Plan plan, floating* params, floating* M, floating* V,
     if step.kind == SGD and plan.net.alpha == 0 and d.X != NULL:
         x_next = _next_input(d, order, k, n, <const floating*> NULL)
         z1_ready[0] = x_next != NULL
+    _prefetch_inputs(d, order, k + 2, n)
     return loss + 0.5 * plan.net.alpha * _backward_update(
         &plan.net, step, params, M, V, &x, acts, deltas, &scratch, 1.0 / norm,
         plan.net.alpha / norm, x_next) / norm
@@ -210,15 +223,19 @@ cdef double _sample_step(Plan plan, floating* params, floating* M, floating* V,
 
 cdef inline const floating* _next_input(const SampleData* d, const intp* order, intp k,
                                         intp n, const floating* typed) noexcept nogil:
-    # The dense inputs of the sample after order[k] when its step follows
-    # directly (it is in this call and its weight is not zero), else NULL.
+    # The dense inputs of the sample whose step follows order[k]'s in this
+    # call, else NULL: _train skips samples of weight zero without touching
+    # the activations, so this is the next one of non-zero weight.  (The
+    # column copy relies on it: only a call's first sample runs the first
+    # layer's forward pass on W, columns.pxi.)
     cdef intp r
-    if k + 1 >= n:
-        return NULL
-    r = order[k + 1]
-    if d.weights != NULL and (<const floating*> d.weights)[r] == 0:
-        return NULL
-    return <const floating*> d.X + r * d.n_in
+    k += 1
+    while k < n:
+        r = order[k]
+        if d.weights == NULL or (<const floating*> d.weights)[r] != 0:
+            return <const floating*> d.X + r * d.n_in
+        k += 1
+    return NULL
 
 
 cdef double _batch_step(Plan plan, floating* params, floating* M, floating* V,

@@ -28,8 +28,16 @@ cdef inline floating _dot(const floating* w, const floating* x, intp n) noexcept
         s6 = s6 + w[j + 6] * x[j + 6]
         s7 = s7 + w[j + 7] * x[j + 7]
     for j in range(n8, n):
-        s0 = s0 + w[j] * x[j]
+        s0 = _fma(w[j], x[j], s0)     # fused as rows.h's tails are
     return ((s0 + s4) + (s1 + s5)) + ((s2 + s6) + (s3 + s7))
+
+
+cdef inline floating _fma(floating a, floating b, floating c) noexcept nogil:
+    # a b + c, fused where the build has FMA (rows.h)
+    if floating is double:
+        return _fma_d(a, b, c)
+    else:
+        return _fma_f(a, b, c)
 
 
 cdef inline double _sparse_dot(const floating* w, const floating* val,
@@ -71,6 +79,23 @@ cdef extern from "rows.h":
     float _step_dot1_blocks_f "fastnet_step_dot1_blocks_f"(
         float* w, float rate, const float* a, const float* x, const intp* starts,
         intp n_blocks, intp n8, intp n, int step) noexcept nogil
+    double _fma_d "fastnet_fma_d"(double a, double b, double c) noexcept nogil
+    float _fma_f "fastnet_fma_f"(float a, float b, float c) noexcept nogil
+    void _step_row_d "fastnet_step_row_d"(double* w, double rate, const double* a,
+                                          intp n) noexcept nogil
+    void _step_row_f "fastnet_step_row_f"(float* w, float rate, const float* a,
+                                          intp n) noexcept nogil
+    void _back_rows4_d "fastnet_back_rows4_d"(double** w, const double* s,
+                                              const double* rate, const double* a,
+                                              double* lam, intp n) noexcept nogil
+    void _back_rows4_f "fastnet_back_rows4_f"(float** w, const float* s, const float* rate,
+                                              const float* a, float* lam,
+                                              intp n) noexcept nogil
+    void _back_rows1_d "fastnet_back_rows1_d"(double* w, double s, double rate,
+                                              const double* a, double* lam,
+                                              intp n) noexcept nogil
+    void _back_rows1_f "fastnet_back_rows1_f"(float* w, float s, float rate, const float* a,
+                                              float* lam, intp n) noexcept nogil
     intp _live_blocks_d "fastnet_live_blocks_d"(const double* a, const double* x, intp n8,
                                                 intp* starts) noexcept nogil
     intp _live_blocks_f "fastnet_live_blocks_f"(const float* a, const float* x, intp n8,
@@ -231,31 +256,63 @@ cdef void _rows_backward_update(
     cdef const floating* s = deltas + net.a_off[l]
     cdef floating* row
     cdef floating si, rate     # the element type, so float32 loops stay float32
-    for i in range(i0, i1):
-        si = s[i]
-        row = params + w0 + i * n_in
-        if step.kind == SGD and reg == 0:
-            # plain SGD: the update rides along the backpropagation sweep
-            if si == 0:
-                continue        # a dead ReLU: nothing flows back, nothing moves
-            rate = step.learning_rate * gscale * si
-            if lam != NULL:
-                for j in range(n_in):
-                    lam[j] = lam[j] + si * row[j]
-                    row[j] = row[j] - rate * a[j]
+    if step.kind == SGD and reg == 0 and lam != NULL:
+        _live_rows_backprop_step(params + w0, n_in, s, a, lam, i0, i1,
+                                 step.learning_rate * gscale)
+    else:
+        for i in range(i0, i1):
+            si = s[i]
+            row = params + w0 + i * n_in
+            if step.kind == SGD and reg == 0:
+                # plain SGD: the update rides along the backpropagation sweep
+                if si == 0:
+                    continue        # a dead ReLU: nothing flows back, nothing moves
+                # the first layer (lam NULL): the same arithmetic as the
+                # fused sweeps' (rows.h, columns.h)
+                rate = step.learning_rate * gscale * si
+                _step_row(row, rate, a, n_in)
             else:
-                for j in range(n_in):
-                    row[j] = row[j] - rate * a[j]
-        else:
-            if lam != NULL:
-                for j in range(n_in):
-                    lam[j] = lam[j] + si * row[j]
-            if reg != 0:
-                rowsq[net.a_off[l] + i] = _dot(row, row, n_in)
-            _update_row(step, row, M + w0 + i * n_in, V + w0 + i * n_in, a, gscale * si,
-                        reg, n_in)
+                if lam != NULL:
+                    for j in range(n_in):
+                        lam[j] = lam[j] + si * row[j]
+                if reg != 0:
+                    rowsq[net.a_off[l] + i] = _dot(row, row, n_in)
+                _update_row(step, row, M + w0 + i * n_in, V + w0 + i * n_in, a, gscale * si,
+                            reg, n_in)
     _update_row(step, params + b0 + i0, M + b0 + i0, V + b0 + i0, s + i0, gscale, 0,
                 i1 - i0)
+
+
+cdef void _live_rows_backprop_step(floating* W, intp n_in, const floating* s,
+                                   const floating* a, floating* lam, intp i0, intp i1,
+                                   double rate_scale) noexcept nogil:
+    """Plain SGD of rows i0..i1 of a layer above the first: lam += s_i w_i
+    (1.20) over the live rows in order, each row then stepping
+    w_i -= rate_scale s_i a (1.31); four live rows at a time share each load
+    and store of lam (rows.h).  A dead ReLU (s_i = 0) sends nothing back and
+    moves nothing."""
+    cdef intp i, k, n = 0
+    cdef floating* rows[4]
+    cdef floating sens[4]
+    cdef floating rates[4]
+    for i in range(i0, i1):
+        if s[i] == 0:
+            continue
+        rows[n] = W + i * n_in
+        sens[n] = s[i]
+        rates[n] = rate_scale * s[i]
+        n += 1
+        if n == 4:
+            if floating is double:
+                _back_rows4_d(rows, sens, rates, a, lam, n_in)
+            else:
+                _back_rows4_f(rows, sens, rates, a, lam, n_in)
+            n = 0
+    for k in range(n):
+        if floating is double:
+            _back_rows1_d(rows[k], sens[k], rates[k], a, lam, n_in)
+        else:
+            _back_rows1_f(rows[k], sens[k], rates[k], a, lam, n_in)
 
 
 cdef void _layer_backward_update(
@@ -398,10 +455,11 @@ cdef void _rows_update_forward(const Layout* net, const OptimizerStep* step,
 
 cdef inline void _step_row(floating* row, floating rate, const floating* a,
                            intp n) noexcept nogil:
-    # one row's plain SGD step w -= rate a  (1.31)
-    cdef intp j
-    for j in range(n):
-        row[j] = row[j] - rate * a[j]
+    # one row's plain SGD step w -= rate a  (1.31), its tail fused (rows.h)
+    if floating is double:
+        _step_row_d(row, rate, a, n)
+    else:
+        _step_row_f(row, rate, a, n)
 
 
 cdef void _layer_update_forward(const Layout* net, const OptimizerStep* step,

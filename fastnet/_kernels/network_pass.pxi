@@ -8,6 +8,7 @@ cdef struct SampleScratch:
     void* rowsq             # sum_j w_ij^2 per neuron, n_units
     void* xdense            # one sparse row spread out, n_in; zeros between uses
     intp* starts            # the first layer's visited blocks of eight inputs, n_in / 8
+    const Columns* cols     # the first layer's column copy when a call steps it, else NULL
 
 
 cdef void _forward(const Layout* net, const floating* params, const InputRow* x,
@@ -106,6 +107,12 @@ cdef double _backward_update(const Layout* net, const OptimizerStep* step,
                     return 0
                 _spread(x, xdense, False)
                 a_prev = xdense
+            elif scratch.cols != NULL and step.kind == SGD and reg == 0:
+                # the call steps the column copy (columns.pxi), with or
+                # without the next sample's forward pass
+                _columns_update_forward(net, step, params, scratch.cols,
+                                        deltas + net.a_off[0], a_prev, x_next, acts, gscale)
+                return 0
             elif x_next != NULL:
                 _layer_update_forward(net, step, params, deltas, a_prev, x_next, acts,
                                       gscale, scratch.starts)

@@ -59,6 +59,8 @@ cdef class Plan:
     cdef intp itemsize
     cdef char* _sample_buffers      # acts | deltas | parts | rowsq | xdense
     cdef intp* _starts              # SampleScratch.starts
+    cdef Columns _columns           # the first layer input-major (columns.pxi)
+    cdef bint _columns_on           # a per-sample call steps _columns.wt
     cdef intp _parts_size
     cdef char* _grad                # the minibatch gradient, zeros between steps
     cdef char* _batch_buffers       # inputs | acts | deltas for _batch_rows samples
@@ -141,7 +143,32 @@ cdef class Plan:
         s.rowsq = self._sample_buffers + (2 * U + self._parts_size) * self.itemsize
         s.xdense = self._sample_buffers + (3 * U + self._parts_size) * self.itemsize
         s.starts = self._starts
+        s.cols = &self._columns if self._columns_on else NULL
         return s
+
+    cdef int _allocate_columns(self) except -1:
+        """The column copy's buffers (columns.pxi), once, in one block: each
+        an aligned allocation of its own fragmented the heap enough for a
+        fit / predict loop's resident size to grow (tests/test_leaks.py)."""
+        cdef intp n_in = self.net.sizes[0], ld, floats, cap
+        if self._columns.raw != NULL:
+            return 0
+        ld = _column_ld(self.net.sizes[1], self.itemsize)
+        cap = n_in // 8 + 8
+        floats = n_in * ld + ld + 8 * ld + ld      # wt | rates | parts | dots
+        # 64 bytes of slack: wt starts on a cache line, and so does each of
+        # its rows (ld is a multiple of 64 bytes)
+        self._columns.raw = calloc(floats * self.itemsize + 9 * cap * sizeof(intp) + 64, 1)
+        if self._columns.raw == NULL:
+            raise MemoryError("cannot allocate the first layer's column copy")
+        self._columns.ld = ld
+        self._columns.cap = cap
+        self._columns.wt = <void*> ((<size_t> self._columns.raw + 63) // 64 * 64)
+        self._columns.rates = <char*> self._columns.wt + n_in * ld * self.itemsize
+        self._columns.parts = <char*> self._columns.rates + ld * self.itemsize
+        self._columns.dots = <char*> self._columns.parts + 8 * ld * self.itemsize
+        self._columns.lists = <intp*> (<char*> self._columns.dots + ld * self.itemsize)
+        return 0
 
     cdef BatchScratch _batch_scratch(self, intp rows) except *:
         """Buffers for minibatches of up to `rows` samples (grown on demand)."""
@@ -173,6 +200,7 @@ cdef class Plan:
         free(self._sample_buffers)
         free(self.net.active)
         free(self._starts)
+        free(self._columns.raw)
         free(self._grad)
         free(self._batch_buffers)
         free(self._undo)

@@ -44,6 +44,29 @@ typedef float fastnet_vf __attribute__((vector_size(FASTNET_VECTOR_BYTES)));
 #define FASTNET_LANES_D (FASTNET_VECTOR_BYTES_D / 8)
 #define FASTNET_LANES_F (FASTNET_VECTOR_BYTES / 4)
 
+/* A scalar multiply-add, fused where the build has FMA.  The scalar tails
+ * call it rather than leave `s + w * x` to the compiler, which fuses such an
+ * expression in one context and not in another (after inlining, in a loop's
+ * scalar epilogue), and then the same step would round differently in the
+ * row kernels and the column kernels (columns.h), whose lanes are neurons.
+ * The eight-column blocks are vectors in both, fused alike: each product
+ * there has one use, and under -O1 (the sanitizer build) neither is fused. */
+static inline double fastnet_fma_d(double a, double b, double c) {
+#ifdef __FMA__
+    return __builtin_fma(a, b, c);
+#else
+    return a * b + c;
+#endif
+}
+
+static inline float fastnet_fma_f(float a, float b, float c) {
+#ifdef __FMA__
+    return __builtin_fmaf(a, b, c);
+#else
+    return a * b + c;
+#endif
+}
+
 typedef struct { fastnet_vd part[FASTNET_PARTS_D]; } fastnet_acc8_d;
 typedef struct { fastnet_vf part[FASTNET_PARTS_F]; } fastnet_acc8_f;
 
@@ -68,7 +91,7 @@ static inline T fastnet_finish##SUFFIX(fastnet_acc8##SUFFIX s, const T* w,      
     T lane[8];                                                                      \
     memcpy(lane, &s, sizeof lane);                                                  \
     for (ptrdiff_t j = n8; j < n; j++)                                              \
-        lane[0] = lane[0] + w[j] * x[j];                                            \
+        lane[0] = fastnet_fma##SUFFIX(w[j], x[j], lane[0]);                         \
     return ((lane[0] + lane[4]) + (lane[1] + lane[5]))                              \
          + ((lane[2] + lane[6]) + (lane[3] + lane[7]));                             \
 }                                                                                   \
@@ -115,7 +138,7 @@ static inline void fastnet_step_finish4##SUFFIX(T* const w[4], const T rate[4], 
                                                 T out[4]) {                         \
     for (int r = 0; r < 4; r++) {                                                   \
         for (ptrdiff_t j = n8; j < n; j++)                                          \
-            w[r][j] = w[r][j] - rate[r] * a[j];                                     \
+            w[r][j] = fastnet_fma##SUFFIX(-rate[r], a[j], w[r][j]);                 \
         out[r] = fastnet_finish##SUFFIX(s[r], w[r], x, n8, n);                      \
     }                                                                               \
 }                                                                                   \
@@ -192,8 +215,65 @@ static inline T fastnet_step_dot1_blocks##SUFFIX(T* w, T rate, const T* a,      
     }                                                                               \
     if (step)                                                                       \
         for (ptrdiff_t j = n8; j < n; j++)                                          \
-            w[j] = w[j] - rate * a[j];                                              \
+            w[j] = fastnet_fma##SUFFIX(-rate, a[j], w[j]);                          \
     return fastnet_finish##SUFFIX(s, w, x, n8, n);                                  \
+}                                                                                   \
+                                                                                    \
+/* Rows w[0 .. nr-1] of a layer above the first, in order, under plain SGD:         \
+ * lam += s[r] w[r] with the weights before the step (1.20), then the step         \
+ * w[r] -= rate[r] a (1.31).  Four rows share each load and store of lam and a,     \
+ * where a row at a time loads and stores lam once per row; the sums are           \
+ * added in the same order. */                                                      \
+static inline __attribute__((always_inline)) void fastnet_back_rows##SUFFIX(        \
+        T* const w[4], int nr, const T s[4], const T rate[4], const T* a, T* lam,   \
+        ptrdiff_t n) {                                                              \
+    const ptrdiff_t n8 = n - n % 8;                                                 \
+    for (ptrdiff_t j = 0; j < n8; j += LANES) {                                     \
+        const V av = fastnet_load##SUFFIX(a + j);                                   \
+        V sum = fastnet_load##SUFFIX(lam + j);                                      \
+        for (int r = 0; r < nr; r++) {                                              \
+            const V wv = fastnet_load##SUFFIX(w[r] + j);                            \
+            sum = sum + s[r] * wv;                                                  \
+            const V stepped = wv - rate[r] * av;                                    \
+            memcpy(w[r] + j, &stepped, sizeof stepped);                             \
+        }                                                                           \
+        memcpy(lam + j, &sum, sizeof sum);                                          \
+    }                                                                               \
+    for (ptrdiff_t j = n8; j < n; j++) {                                            \
+        T sum = lam[j];                                                             \
+        for (int r = 0; r < nr; r++) {                                              \
+            sum = fastnet_fma##SUFFIX(s[r], w[r][j], sum);                          \
+            w[r][j] = fastnet_fma##SUFFIX(-rate[r], a[j], w[r][j]);                 \
+        }                                                                           \
+        lam[j] = sum;                                                               \
+    }                                                                               \
+}                                                                                   \
+                                                                                    \
+static inline void fastnet_back_rows4##SUFFIX(T* const w[4], const T s[4],          \
+                                              const T rate[4], const T* a, T* lam,  \
+                                              ptrdiff_t n) {                        \
+    fastnet_back_rows##SUFFIX(w, 4, s, rate, a, lam, n);                            \
+}                                                                                   \
+                                                                                    \
+static inline void fastnet_back_rows1##SUFFIX(T* w, T s, T rate, const T* a,        \
+                                              T* lam, ptrdiff_t n) {                \
+    T* const rows[4] = {w, w, w, w};                                                \
+    const T sens[4] = {s, s, s, s}, rates[4] = {rate, rate, rate, rate};           \
+    fastnet_back_rows##SUFFIX(rows, 1, sens, rates, a, lam, n);                     \
+}                                                                                   \
+                                                                                    \
+/* One row's plain SGD step w -= rate a (1.31): the eight-column blocks as           \
+ * vectors, the tail as fastnet_fma. */                                             \
+static inline void fastnet_step_row##SUFFIX(T* w, T rate, const T* a, ptrdiff_t n) {  \
+    const ptrdiff_t n8 = n - n % 8;                                                 \
+    for (ptrdiff_t j = 0; j < n8; j += 8)                                           \
+        for (int p = 0; p < PARTS; p++) {                                           \
+            const V stepped = fastnet_load##SUFFIX(w + j + p * LANES)               \
+                              - rate * fastnet_load##SUFFIX(a + j + p * LANES);     \
+            memcpy(w + j + p * LANES, &stepped, sizeof stepped);                    \
+        }                                                                           \
+    for (ptrdiff_t j = n8; j < n; j++)                                              \
+        w[j] = fastnet_fma##SUFFIX(-rate, a[j], w[j]);                              \
 }                                                                                   \
                                                                                     \
 /* The blocks of eight columns below n8 where a or x has a non-zero, ascending,     \

@@ -16,11 +16,12 @@ weight traffic
     moves 2 W_1 s bytes instead: plain per-sample SGD (the benchmark's)
     computes sample t+1's first-layer pre-activations in the sweep that
     applies sample t's update, so each of its weights is read and written
-    once per sample.  That sweep skips the blocks of eight inputs that are
-    zero in both samples (their weights neither move nor add to a sum), so
-    only the share of the first layer it visits on the run's data counts
-    (``visited_input_share``: all of it on digits, about half on MNIST
-    images, whose borders are blank).
+    once per sample.  In an epoch (a call of 16 samples or more) that sweep
+    runs on an input-major copy of W_1 and skips the inputs that are zero
+    in both samples (their weights neither move nor add to a sum), so only
+    the share of the first layer it visits on the run's data counts
+    (``visited_input_share``: about two thirds on digits, a third on MNIST
+    images, whose borders and strokes' surroundings are blank).
 
 Biases, activations and the input row are left out (under 2 % of the
 bytes for digits' 64-100-10, less for larger networks).  The model touches
@@ -102,11 +103,14 @@ class Work:
         return cls(FLOPS_PER_WEIGHT_INFERENCE * architecture.weights, size / rows, size, dtype)
 
 
-def visited_input_share(X, block=8):
+def visited_input_share(X, block=1):
     """The expected share of the first layer's weights that per-sample SGD's
-    fused sweep visits for two samples of ``X`` drawn at random: its blocks
-    of ``block`` inputs where either row has a non-zero, and the
-    ``n_in % block`` columns after the last block (fastnet/_kernels/rows.h).
+    fused sweep visits for two samples of ``X`` drawn at random: the inputs
+    where either row has a non-zero (the column copy of an epoch,
+    fastnet/_kernels/columns.h), or with ``block=8`` the blocks of eight
+    inputs where either row has one, and the ``n_in % block`` columns after
+    the last block (the row-major sweep of a call of a few samples,
+    fastnet/_kernels/rows.h).
     """
     n_in = X.shape[1]
     n_blocked = n_in - n_in % block

@@ -44,9 +44,9 @@ def fastnet_rows(report, measurement, X, y, architecture, budget, thread_counts,
     if share < 1:
         report.notes.append(
             f"{measurement}: per-sample SGD's first-layer sweep visits "
-            f"{share:.0%} of that layer's weights on these inputs (blocks of eight inputs "
-            "zero in both the sample and the next are skipped); the row's GB/s and bound "
-            "count that share")
+            f"{share:.0%} of that layer's weights on these inputs (the inputs zero in both "
+            "the sample and the next are skipped); the row's GB/s and bound count that "
+            "share")
     work = {dtype: Work.training(architecture, dtype, first_layer_share=share)
             for dtype in ("float64", "float32")}
     measures = {(dtype, 1): classifier_epochs(fastnet, X, y, architecture.hidden, "sgd", 1,

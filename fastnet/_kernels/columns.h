@@ -1,0 +1,217 @@
+/* Column kernels: the first layer of per-sample plain SGD, input-major.
+ *
+ * An epoch of per-sample steps (columns.pxi) copies the first layer's W into
+ * wt, input-major: row j of wt holds w_ij for every neuron i (ld >= n_out
+ * entries, the padding zero).  A step then visits only the inputs j that are
+ * non-zero in this sample's a or the next sample's x, one row of wt each,
+ * and a row is contiguous, so the skipped inputs' weights are neither read
+ * nor written.  Digits leave about a third of the inputs zero in both rows,
+ * MNIST about two thirds; rows.h's eight-input blocks skip only whole image
+ * borders.
+ *
+ * The arithmetic is rows.h's, term for term: neuron i's dot product keeps
+ * eight partial sums, partial sum k taking the inputs j = k (mod 8) below n8
+ * in ascending order and then the tail j >= n8 (in partial sum 0, one neuron
+ * at a time with fastnet_fma, as rows.h's scalar tails), added as
+ * ((s0 + s4) + (s1 + s5)) + ((s2 + s6) + (s3 + s7)); each weight steps as
+ * w - rate_i a_j and the stepped weight enters the sum as s + w x_j.  Here
+ * the vector lanes are neurons, and the eight partial sums of a block of
+ * neurons are taken one after the other (lists[k] holds partial sum k's
+ * inputs), so each is a chain of its own inputs in rows.h's order.  A skipped
+ * input contributes w * 0 = +-0 there, which leaves a partial sum as it was
+ * (it starts at +0 and is never -0), and w - rate * 0 = w: the results are
+ * bit-identical to rows.h's (docs/maths.md, N.7).  Dead ReLU units step with
+ * rate 0, which moves nothing.
+ *
+ * FASTNET_COLUMN_KERNELS writes the kernels once for each element type;
+ * vectors are the build's widest (as rows.h's float64 ones).
+ */
+#ifndef FASTNET_COLUMNS_H
+#define FASTNET_COLUMNS_H
+
+#include <stddef.h>
+#include <string.h>
+
+#include "rows.h"   /* fastnet_fma_d, fastnet_fma_f */
+
+#ifdef __AVX512F__
+#define FASTNET_COLUMN_BYTES 64
+#elif defined(__AVX__)
+#define FASTNET_COLUMN_BYTES 32
+#else
+#define FASTNET_COLUMN_BYTES 16
+#endif
+typedef double fastnet_cd __attribute__((vector_size(FASTNET_COLUMN_BYTES)));
+typedef float fastnet_cf __attribute__((vector_size(FASTNET_COLUMN_BYTES)));
+
+/* wt's row length is a multiple of this many elements (64 bytes), so that
+ * it is a whole number of vectors in every build and rows start on a
+ * cache line. */
+#define FASTNET_COLUMN_ALIGN_D 8
+#define FASTNET_COLUMN_ALIGN_F 16
+/* Vectors a block of neurons takes at a time: its partial sums and rates
+ * stay in registers (32 of them with AVX-512, 16 before), and as many
+ * independent chains of multiply-adds hide their latency. */
+#ifndef FASTNET_COLUMN_BLOCK
+#ifdef __AVX512F__
+#define FASTNET_COLUMN_BLOCK 8
+#else
+#define FASTNET_COLUMN_BLOCK 4
+#endif
+#endif
+
+#define FASTNET_COLUMN_KERNELS(T, SUFFIX, V)                                           \
+enum { FASTNET_LANES##SUFFIX = FASTNET_COLUMN_BYTES / sizeof(T) };                    \
+                                                                                       \
+static inline V fastnet_cload##SUFFIX(const T* p) {                                    \
+    V v;                                                                               \
+    memcpy(&v, p, sizeof v);                                                           \
+    return v;                                                                          \
+}                                                                                      \
+                                                                                       \
+/* The inputs j < n where a (or x, unless NULL) is non-zero, by partial sum:           \
+ * lists[k * cap ...] holds counts[k] inputs j = k (mod 8) below n8, ascending,       \
+ * and lists[8 * cap ...] the counts[8] tail inputs j >= n8 (partial sum 0's           \
+ * last terms).  cap >= n / 8 + 8. */                                                  \
+static inline void fastnet_visited_inputs##SUFFIX(const T* a, const T* x, ptrdiff_t n, \
+                                                  ptrdiff_t n8, ptrdiff_t* lists,      \
+                                                  ptrdiff_t cap, ptrdiff_t counts[9]) { \
+    for (int k = 0; k < 9; k++)                                                        \
+        counts[k] = 0;                                                                 \
+    for (ptrdiff_t j = 0; j < n; j++) {                                                \
+        /* without a branch: which inputs are zero is close to random */               \
+        const int k = j < n8 ? (int)(j & 7) : 8;                                       \
+        const int live = (a[j] != 0) | (x != NULL && x[j] != 0);                       \
+        lists[k * cap + counts[k]] = j;                                                \
+        counts[k] += live;                                                             \
+    }                                                                                  \
+}                                                                                      \
+                                                                                       \
+/* The tail inputs' terms, one neuron at a time with fastnet_fma as rows.h's          \
+ * tails (under -O1 the compiler fuses no vector expression, and the tails must        \
+ * still round as rows.h's): the step of neurons c .. c + nb * LANES - 1 and,          \
+ * unless s is NULL, their products with x into partial sum 0, s. */                   \
+static inline __attribute__((always_inline)) void fastnet_column_tail##SUFFIX(         \
+        T* wt, ptrdiff_t ld, ptrdiff_t c, int nb, const T* rate, const T* a,           \
+        const T* x, const ptrdiff_t* tail, ptrdiff_t n_tail, V* s) {                   \
+    const int L = FASTNET_LANES##SUFFIX;                                               \
+    for (ptrdiff_t m = 0; m < n_tail; m++) {                                           \
+        const ptrdiff_t j = tail[m];                                                   \
+        T* w = wt + j * ld + c;                                                        \
+        for (int p = 0; p < nb; p++)                                                   \
+            for (int e = 0; e < L; e++) {                                              \
+                const T stepped = fastnet_fma##SUFFIX(-rate[c + p * L + e], a[j],      \
+                                                      w[p * L + e]);                   \
+                w[p * L + e] = stepped;                                                \
+                if (s != NULL)                                                         \
+                    s[p][e] = fastnet_fma##SUFFIX(stepped, x[j], s[p][e]);             \
+            }                                                                          \
+    }                                                                                  \
+}                                                                                      \
+                                                                                       \
+/* Neurons c .. c + nb * LANES - 1 (nb vectors): each visited input's row of          \
+ * wt steps, w -= rate a_j, and the stepped weights times x_j go into the eight       \
+ * partial sums, whose totals go to dots[c ...]. */                                    \
+static inline __attribute__((always_inline)) void fastnet_column_block##SUFFIX(        \
+        T* wt, ptrdiff_t ld, ptrdiff_t c, int nb, const T* rate, const T* a,           \
+        const T* x, const ptrdiff_t* lists, ptrdiff_t cap, const ptrdiff_t counts[9],  \
+        T* parts, T* dots) {                                                           \
+    const int L = FASTNET_LANES##SUFFIX;                                               \
+    V r[FASTNET_COLUMN_BLOCK];                                                         \
+    for (int p = 0; p < nb; p++)                                                       \
+        r[p] = fastnet_cload##SUFFIX(rate + c + p * L);                                \
+    for (int k = 0; k < 8; k++) {                                                      \
+        const ptrdiff_t* list = lists + k * cap;                                       \
+        V s[FASTNET_COLUMN_BLOCK];                                                     \
+        memset(s, 0, sizeof s);                                                        \
+        for (ptrdiff_t m = 0; m < counts[k]; m++) {                                    \
+            const ptrdiff_t j = list[m];                                               \
+            const T aj = a[j], xj = x[j];                                              \
+            T* w = wt + j * ld + c;                                                    \
+            for (int p = 0; p < nb; p++) {                                             \
+                const V stepped = fastnet_cload##SUFFIX(w + p * L) - r[p] * aj;        \
+                memcpy(w + p * L, &stepped, sizeof stepped);                           \
+                s[p] = s[p] + stepped * xj;                                            \
+            }                                                                          \
+        }                                                                              \
+        if (k == 0)                                                                    \
+            fastnet_column_tail##SUFFIX(wt, ld, c, nb, rate, a, x, lists + 8 * cap,    \
+                                        counts[8], s);                                 \
+        memcpy(parts + k * ld + c, s, nb * sizeof(V));                                 \
+    }                                                                                  \
+    for (int p = 0; p < nb; p++) {                                                     \
+        const T* q = parts + c + p * L;                                                \
+        const V total =                                                                \
+            ((fastnet_cload##SUFFIX(q) + fastnet_cload##SUFFIX(q + 4 * ld))            \
+             + (fastnet_cload##SUFFIX(q + ld) + fastnet_cload##SUFFIX(q + 5 * ld)))    \
+            + ((fastnet_cload##SUFFIX(q + 2 * ld) + fastnet_cload##SUFFIX(q + 6 * ld)) \
+               + (fastnet_cload##SUFFIX(q + 3 * ld) + fastnet_cload##SUFFIX(q + 7 * ld))); \
+        memcpy(dots + c + p * L, &total, sizeof total);                                \
+    }                                                                                  \
+}                                                                                      \
+                                                                                       \
+/* The step alone (no next sample): the visited inputs' rows of neurons                \
+ * c .. c + nb * LANES - 1.  A function of its own: sharing the product                \
+ * rate a_j with the block above, the compiler would no longer fuse it into            \
+ * the subtraction, and the weights would round differently. */                        \
+static inline __attribute__((always_inline)) void fastnet_column_step_block##SUFFIX(   \
+        T* wt, ptrdiff_t ld, ptrdiff_t c, int nb, const T* rate, const T* a,           \
+        const ptrdiff_t* lists, ptrdiff_t cap, const ptrdiff_t counts[9]) {            \
+    const int L = FASTNET_LANES##SUFFIX;                                               \
+    V r[FASTNET_COLUMN_BLOCK];                                                         \
+    for (int p = 0; p < nb; p++)                                                       \
+        r[p] = fastnet_cload##SUFFIX(rate + c + p * L);                                \
+    for (int k = 0; k < 8; k++)                                                        \
+        for (ptrdiff_t m = 0; m < counts[k]; m++) {                                    \
+            const ptrdiff_t j = lists[k * cap + m];                                    \
+            const T aj = a[j];                                                         \
+            T* w = wt + j * ld + c;                                                    \
+            for (int p = 0; p < nb; p++) {                                             \
+                const V stepped = fastnet_cload##SUFFIX(w + p * L) - r[p] * aj;        \
+                memcpy(w + p * L, &stepped, sizeof stepped);                           \
+            }                                                                          \
+        }                                                                              \
+    fastnet_column_tail##SUFFIX(wt, ld, c, nb, rate, a, NULL, lists + 8 * cap,         \
+                                counts[8], NULL);                                      \
+}                                                                                      \
+                                                                                       \
+/* Neurons c0 .. c1 - 1 (multiples of the vector length): the step of this             \
+ * sample's a and, unless x is NULL, the next sample's dot products with the           \
+ * stepped weights into dots (their partial sums in parts, 8 rows of ld). */           \
+static inline void fastnet_columns_step##SUFFIX(                                       \
+        T* wt, ptrdiff_t ld, ptrdiff_t c0, ptrdiff_t c1, const T* rate, const T* a,    \
+        const T* x, const ptrdiff_t* lists, ptrdiff_t cap, const ptrdiff_t counts[9],  \
+        T* parts, T* dots) {                                                           \
+    const ptrdiff_t L = FASTNET_LANES##SUFFIX;                                         \
+    for (ptrdiff_t c = c0; c < c1;) {                                                  \
+        /* whole blocks, then one of the vectors left: a constant count each,          \
+         * so that the compiler keeps the block in registers */                        \
+        const ptrdiff_t left = (c1 - c) / L;                                           \
+        const int nb = left < FASTNET_COLUMN_BLOCK ? (int)left : FASTNET_COLUMN_BLOCK; \
+        switch (nb) {                                                                  \
+        FASTNET_COLUMN_CASE(SUFFIX, 8) FASTNET_COLUMN_CASE(SUFFIX, 7)                  \
+        FASTNET_COLUMN_CASE(SUFFIX, 6) FASTNET_COLUMN_CASE(SUFFIX, 5)                  \
+        FASTNET_COLUMN_CASE(SUFFIX, 4) FASTNET_COLUMN_CASE(SUFFIX, 3)                  \
+        FASTNET_COLUMN_CASE(SUFFIX, 2) FASTNET_COLUMN_CASE(SUFFIX, 1)                  \
+        }                                                                              \
+        c += nb * L;                                                                   \
+    }                                                                                  \
+}
+
+/* A case of fastnet_columns_step's switch: nb vectors (none above the block). */
+#define FASTNET_COLUMN_CASE(SUFFIX, NB)                                                \
+    case NB:                                                                           \
+        if (NB > FASTNET_COLUMN_BLOCK)                                                 \
+            break;                                                                     \
+        if (x == NULL)                                                                 \
+            fastnet_column_step_block##SUFFIX(wt, ld, c, NB, rate, a, lists, cap,      \
+                                              counts);                                 \
+        else                                                                           \
+            fastnet_column_block##SUFFIX(wt, ld, c, NB, rate, a, x, lists, cap,        \
+                                         counts, parts, dots);                         \
+        break;
+
+FASTNET_COLUMN_KERNELS(double, _d, fastnet_cd)
+FASTNET_COLUMN_KERNELS(float, _f, fastnet_cf)
+
+#endif
