@@ -76,15 +76,20 @@ static inline V fastnet_cload##SUFFIX(const T* p) {                             
 static inline void fastnet_visited_inputs##SUFFIX(const T* a, const T* x, ptrdiff_t n, \
                                                   ptrdiff_t n8, ptrdiff_t* lists,      \
                                                   ptrdiff_t cap, ptrdiff_t counts[9]) { \
-    for (int k = 0; k < 9; k++)                                                        \
-        counts[k] = 0;                                                                 \
-    for (ptrdiff_t j = 0; j < n; j++) {                                                \
-        /* without a branch: which inputs are zero is close to random */               \
-        const int k = j < n8 ? (int)(j & 7) : 8;                                       \
-        const int live = (a[j] != 0) | (x != NULL && x[j] != 0);                       \
-        lists[k * cap + counts[k]] = j;                                                \
-        counts[k] += live;                                                             \
+    /* Without a branch (which inputs are zero is close to random) and with the       \
+     * eight counts in registers: each input is written to its list, and its          \
+     * count advances only if the input is live. */                                    \
+    ptrdiff_t cnt[9] = {0, 0, 0, 0, 0, 0, 0, 0, 0};                                   \
+    for (ptrdiff_t j = 0; j < n8; j += 8)                                              \
+        for (int k = 0; k < 8; k++) {                                                  \
+            lists[k * cap + cnt[k]] = j + k;                                           \
+            cnt[k] += (a[j + k] != 0) | (x != NULL && x[j + k] != 0);                  \
+        }                                                                              \
+    for (ptrdiff_t j = n8; j < n; j++) {                                               \
+        lists[8 * cap + cnt[8]] = j;                                                   \
+        cnt[8] += (a[j] != 0) | (x != NULL && x[j] != 0);                              \
     }                                                                                  \
+    memcpy(counts, cnt, sizeof cnt);                                                   \
 }                                                                                      \
                                                                                        \
 /* The tail inputs' terms, one neuron at a time with fastnet_fma as rows.h's          \

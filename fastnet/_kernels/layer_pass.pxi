@@ -209,8 +209,14 @@ cdef void _rows_forward(const floating* W, const floating* b, const InputRow* x,
             for k in range(4):
                 z[i + k] = b[i + k] + dots[k]
             i += 4
-        for i in range(i, i1):
-            z[i] = b[i] + _dot(W + i * n_in, xd, n_in)
+        if i < i1:
+            # the one to three rows left, through _dot4 too (the last of them
+            # in the spare places): each row's sum is its own, so the same bits
+            for k in range(4):
+                rows[k] = <floating*> W + min(i + k, i1 - 1) * n_in
+            _dot4(rows, xd, n_in, dots)
+            for k in range(i1 - i):
+                z[i + k] = b[i + k] + dots[k]
     else:
         for i in range(i0, i1):
             z[i] = b[i] + _sparse_dot(W + i * n_in, <const floating*> x.values,
