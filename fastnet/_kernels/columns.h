@@ -34,6 +34,27 @@
 
 #include "rows.h"   /* fastnet_fma_d, fastnet_fma_f */
 
+/* The column copy's memory: zeroed pages of its own, outside malloc's heap.
+ * A block of the copy's size (tens of kB for small networks) allocated and
+ * freed with each fit left holes in the heap that a fit / predict loop's
+ * resident size grew by (tests/test_leaks.py); pages are also aligned, as
+ * the copy's rows need. */
+#if defined(_WIN32)
+#include <stdlib.h>
+static inline void* fastnet_pages(size_t size) { return calloc(size, 1); }
+static inline void fastnet_free_pages(void* p, size_t size) { (void)size; free(p); }
+#else
+#include <sys/mman.h>
+static inline void* fastnet_pages(size_t size) {
+    void* p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+static inline void fastnet_free_pages(void* p, size_t size) {
+    if (p != NULL)
+        munmap(p, size);
+}
+#endif
+
 #ifdef __AVX512F__
 #define FASTNET_COLUMN_BYTES 64
 #elif defined(__AVX__)

@@ -13,6 +13,8 @@ cdef enum:
 column_min_steps = COLUMN_MIN_STEPS     # for the tests
 
 cdef extern from "columns.h":
+    void* _pages "fastnet_pages"(size_t size) noexcept nogil
+    void _free_pages "fastnet_free_pages"(void* p, size_t size) noexcept nogil
     intp COLUMN_ALIGN_D "FASTNET_COLUMN_ALIGN_D"
     intp COLUMN_ALIGN_F "FASTNET_COLUMN_ALIGN_F"
     intp COLUMN_LANES_D "FASTNET_LANES_d"
@@ -35,8 +37,9 @@ cdef extern from "columns.h":
 
 cdef struct Columns:
     # Plan's input-major copy of the first layer and its work space (byte
-    # pointers: a struct cannot be fused-typed), all in one allocation
-    void* raw               # what to free: the block the others point into
+    # pointers: a struct cannot be fused-typed), all in one block of pages
+    void* raw               # the block the others point into (_pages)
+    size_t bytes            # its size
     void* wt                # n_in rows of ld: row j holds w_ij for each neuron i
     intp ld                 # row length: n_out rounded up (columns.h)
     void* rates             # ld: the step's learning rate times s_i; zero padding
@@ -111,6 +114,20 @@ cdef void _columns_update_forward(const Layout* net, const OptimizerStep* step,
     if x_next != NULL:
         for i in range(n_out):
             z[i] = b[i] + dots[i]
+        if net.n_layers > 1:
+            _prefetch_small(params + net.w_off[1], net.sizes[1] * net.sizes[2] * sizeof(floating))
+
+
+cdef inline void _prefetch_small(const void* start, intp size) noexcept nogil:
+    # The next layer's weights, which the first layer's sweep has just pushed
+    # out of L1, asked back before its forward pass reads them (when they fit
+    # L1 comfortably)
+    cdef intp offset = 0
+    if size > 16384:
+        return
+    while offset < size:
+        __builtin_prefetch(<const char*> start + offset)
+        offset += 64
 
 
 cdef inline void _column_range(floating* wt, intp ld, intp c0, intp c1,

@@ -91,11 +91,12 @@ cdef extern from "rows.h":
     void _back_rows4_f "fastnet_back_rows4_f"(float** w, const float* s, const float* rate,
                                               const float* a, float* lam,
                                               intp n) noexcept nogil
-    void _back_rows1_d "fastnet_back_rows1_d"(double* w, double s, double rate,
-                                              const double* a, double* lam,
-                                              intp n) noexcept nogil
-    void _back_rows1_f "fastnet_back_rows1_f"(float* w, float s, float rate, const float* a,
-                                              float* lam, intp n) noexcept nogil
+    void _back_rows_left_d "fastnet_back_rows_left_d"(
+        double** w, int nr, const double* s, const double* rate, const double* a,
+        double* lam, intp n) noexcept nogil
+    void _back_rows_left_f "fastnet_back_rows_left_f"(
+        float** w, int nr, const float* s, const float* rate, const float* a, float* lam,
+        intp n) noexcept nogil
     intp _live_blocks_d "fastnet_live_blocks_d"(const double* a, const double* x, intp n8,
                                                 intp* starts) noexcept nogil
     intp _live_blocks_f "fastnet_live_blocks_f"(const float* a, const float* x, intp n8,
@@ -297,7 +298,7 @@ cdef void _live_rows_backprop_step(floating* W, intp n_in, const floating* s,
     w_i -= rate_scale s_i a (1.31); four live rows at a time share each load
     and store of lam (rows.h).  A dead ReLU (s_i = 0) sends nothing back and
     moves nothing."""
-    cdef intp i, k, n = 0
+    cdef intp i, n = 0
     cdef floating* rows[4]
     cdef floating sens[4]
     cdef floating rates[4]
@@ -314,11 +315,10 @@ cdef void _live_rows_backprop_step(floating* W, intp n_in, const floating* s,
             else:
                 _back_rows4_f(rows, sens, rates, a, lam, n_in)
             n = 0
-    for k in range(n):
-        if floating is double:
-            _back_rows1_d(rows[k], sens[k], rates[k], a, lam, n_in)
-        else:
-            _back_rows1_f(rows[k], sens[k], rates[k], a, lam, n_in)
+    if floating is double:
+        _back_rows_left_d(rows, <int> n, sens, rates, a, lam, n_in)
+    else:
+        _back_rows_left_f(rows, <int> n, sens, rates, a, lam, n_in)
 
 
 cdef void _layer_backward_update(

@@ -147,23 +147,23 @@ cdef class Plan:
         return s
 
     cdef int _allocate_columns(self) except -1:
-        """The column copy's buffers (columns.pxi), once, in one block: each
-        an aligned allocation of its own fragmented the heap enough for a
-        fit / predict loop's resident size to grow (tests/test_leaks.py)."""
+        """The column copy's buffers (columns.pxi), once, in one block of
+        pages (columns.h says why not malloc's heap)."""
         cdef intp n_in = self.net.sizes[0], ld, floats, cap
         if self._columns.raw != NULL:
             return 0
         ld = _column_ld(self.net.sizes[1], self.itemsize)
         cap = n_in // 8 + 8
         floats = n_in * ld + ld + 8 * ld + ld      # wt | rates | parts | dots
-        # 64 bytes of slack: wt starts on a cache line, and so does each of
-        # its rows (ld is a multiple of 64 bytes)
-        self._columns.raw = calloc(floats * self.itemsize + 9 * cap * sizeof(intp) + 64, 1)
+        # pages start on a cache line, and so does each row of wt (ld is a
+        # multiple of 64 bytes)
+        self._columns.bytes = floats * self.itemsize + 9 * cap * sizeof(intp)
+        self._columns.raw = _pages(self._columns.bytes)
         if self._columns.raw == NULL:
             raise MemoryError("cannot allocate the first layer's column copy")
         self._columns.ld = ld
         self._columns.cap = cap
-        self._columns.wt = <void*> ((<size_t> self._columns.raw + 63) // 64 * 64)
+        self._columns.wt = self._columns.raw
         self._columns.rates = <char*> self._columns.wt + n_in * ld * self.itemsize
         self._columns.parts = <char*> self._columns.rates + ld * self.itemsize
         self._columns.dots = <char*> self._columns.parts + 8 * ld * self.itemsize
@@ -200,7 +200,7 @@ cdef class Plan:
         free(self._sample_buffers)
         free(self.net.active)
         free(self._starts)
-        free(self._columns.raw)
+        _free_pages(self._columns.raw, self._columns.bytes)
         free(self._grad)
         free(self._batch_buffers)
         free(self._undo)

@@ -255,11 +255,15 @@ static inline void fastnet_back_rows4##SUFFIX(T* const w[4], const T s[4],      
     fastnet_back_rows##SUFFIX(w, 4, s, rate, a, lam, n);                            \
 }                                                                                   \
                                                                                     \
-static inline void fastnet_back_rows1##SUFFIX(T* w, T s, T rate, const T* a,        \
-                                              T* lam, ptrdiff_t n) {                \
-    T* const rows[4] = {w, w, w, w};                                                \
-    const T sens[4] = {s, s, s, s}, rates[4] = {rate, rate, rate, rate};           \
-    fastnet_back_rows##SUFFIX(rows, 1, sens, rates, a, lam, n);                     \
+/* The one to three rows left over, in one pass too. */                             \
+static inline void fastnet_back_rows_left##SUFFIX(T* const w[4], int nr,            \
+                                                  const T s[4], const T rate[4],    \
+                                                  const T* a, T* lam, ptrdiff_t n) { \
+    switch (nr) {                                                                   \
+    case 3: fastnet_back_rows##SUFFIX(w, 3, s, rate, a, lam, n); break;             \
+    case 2: fastnet_back_rows##SUFFIX(w, 2, s, rate, a, lam, n); break;             \
+    case 1: fastnet_back_rows##SUFFIX(w, 1, s, rate, a, lam, n); break;             \
+    }                                                                               \
 }                                                                                   \
                                                                                     \
 /* One row's plain SGD step w -= rate a (1.31): the eight-column blocks as           \
