@@ -477,13 +477,14 @@ def test_fused_sweeps_skipping_zeros_are_bit_identical(build, dtype, n_threads, 
     """Per-sample plain SGD fuses the first layer's step for one sample with
     the next one's pre-activations, in one sweep that skips the weights of
     inputs zero in both rows: on the input-major column copy in a call of
-    COLUMN_MIN_STEPS samples or more (columns.h), in the row-major layout,
-    by blocks of eight, in a shorter one (rows.h).  The epoch in one call
+    COLUMN_MIN_STEPS samples or more on one thread (columns.h), in the
+    row-major layout, by blocks of eight, in a shorter one or on threads
+    (rows.h).  The epoch in one call
     and the epoch in calls of 8 samples each equal, bit for bit, the epoch
     taken one sample per call (no step fused, every weight visited):
     parameters and loss sums.  70 ReLU units give dead and live rows, groups
-    of four and leftovers, neuron blocks of every size the column kernels
-    take, and three chunks for the threads.  With weights, samples of
+    of four and leftovers, a whole and a partial neuron block for the column
+    kernels, and three chunks for the threads.  With weights, samples of
     weight zero sit between others: the sweep computes the next non-zero
     one's pre-activations."""
     assert 8 < build.column_min_steps <= 40

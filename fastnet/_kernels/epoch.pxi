@@ -68,6 +68,7 @@ cdef tuple _train_call(Plan plan, floating[::1] params, floating[::1] first_mome
             batch = plan._batch_scratch(min(batch_size, n))
     plan._columns_on = (batch_size == 1 and step.kind == SGD and plan.net.alpha == 0
                         and not samples.is_sparse and n >= COLUMN_MIN_STEPS
+                        and _threads_for(&plan.net, 0) <= 1
                         and not undoable and plan._allocate_columns() == 0)
     if undoable:
         undo = plan._undo_buffer()
