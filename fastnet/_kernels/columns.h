@@ -73,12 +73,10 @@ typedef float fastnet_cf __attribute__((vector_size(FASTNET_COLUMN_BYTES)));
 /* Vectors a block of neurons takes at a time: its partial sums and rates
  * stay in registers (32 of them with AVX-512, 16 before), and as many
  * independent chains of multiply-adds hide their latency. */
-#ifndef FASTNET_COLUMN_BLOCK
 #ifdef __AVX512F__
 #define FASTNET_COLUMN_BLOCK 8
 #else
 #define FASTNET_COLUMN_BLOCK 4
-#endif
 #endif
 
 #define FASTNET_COLUMN_KERNELS(T, SUFFIX, V)                                           \
