@@ -114,22 +114,22 @@ static inline void fastnet_visited_inputs##SUFFIX(const T* a, const T* x, ptrdif
 /* The tail inputs' terms, one neuron at a time with fastnet_fma as rows.h's          \
  * tails (under -O1 the compiler fuses no vector expression, and the tails must        \
  * still round as rows.h's): the step of neurons c .. c + nb * LANES - 1 and,          \
- * unless s is NULL, their products with x into partial sum 0, s. */                   \
+ * unless s is NULL, their products with x into partial sum 0, s[0 .. nb LANES),       \
+ * in memory: a pointer to the block's vector sums would keep them out of              \
+ * registers (and zeroing them cost a `rep stos` per partial sum). */                  \
 static inline __attribute__((always_inline)) void fastnet_column_tail##SUFFIX(         \
         T* wt, ptrdiff_t ld, ptrdiff_t c, int nb, const T* rate, const T* a,           \
-        const T* x, const ptrdiff_t* tail, ptrdiff_t n_tail, V* s) {                   \
+        const T* x, const ptrdiff_t* tail, ptrdiff_t n_tail, T* s) {                   \
     const int L = FASTNET_LANES##SUFFIX;                                               \
     for (ptrdiff_t m = 0; m < n_tail; m++) {                                           \
         const ptrdiff_t j = tail[m];                                                   \
         T* w = wt + j * ld + c;                                                        \
-        for (int p = 0; p < nb; p++)                                                   \
-            for (int e = 0; e < L; e++) {                                              \
-                const T stepped = fastnet_fma##SUFFIX(-rate[c + p * L + e], a[j],      \
-                                                      w[p * L + e]);                   \
-                w[p * L + e] = stepped;                                                \
-                if (s != NULL)                                                         \
-                    s[p][e] = fastnet_fma##SUFFIX(stepped, x[j], s[p][e]);             \
-            }                                                                          \
+        for (int i = 0; i < nb * L; i++) {                                             \
+            const T stepped = fastnet_fma##SUFFIX(-rate[c + i], a[j], w[i]);           \
+            w[i] = stepped;                                                            \
+            if (s != NULL)                                                             \
+                s[i] = fastnet_fma##SUFFIX(stepped, x[j], s[i]);                       \
+        }                                                                              \
     }                                                                                  \
 }                                                                                      \
                                                                                        \
@@ -147,7 +147,8 @@ static inline __attribute__((always_inline)) void fastnet_column_block##SUFFIX( 
     for (int k = 0; k < 8; k++) {                                                      \
         const ptrdiff_t* list = lists + k * cap;                                       \
         V s[FASTNET_COLUMN_BLOCK];                                                     \
-        memset(s, 0, sizeof s);                                                        \
+        for (int p = 0; p < nb; p++)                                                   \
+            s[p] = (V){0};                                                             \
         for (ptrdiff_t m = 0; m < counts[k]; m++) {                                    \
             const ptrdiff_t j = list[m];                                               \
             const T aj = a[j], xj = x[j];                                              \
@@ -158,10 +159,11 @@ static inline __attribute__((always_inline)) void fastnet_column_block##SUFFIX( 
                 s[p] = s[p] + stepped * xj;                                            \
             }                                                                          \
         }                                                                              \
+        for (int p = 0; p < nb; p++)                                                   \
+            memcpy(parts + k * ld + c + p * L, &s[p], sizeof(V));                      \
         if (k == 0)                                                                    \
             fastnet_column_tail##SUFFIX(wt, ld, c, nb, rate, a, x, lists + 8 * cap,    \
-                                        counts[8], s);                                 \
-        memcpy(parts + k * ld + c, s, nb * sizeof(V));                                 \
+                                        counts[8], parts + c);                         \
     }                                                                                  \
     for (int p = 0; p < nb; p++) {                                                     \
         const T* q = parts + c + p * L;                                                \
