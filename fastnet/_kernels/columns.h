@@ -91,24 +91,37 @@ static inline V fastnet_cload##SUFFIX(const T* p) {                             
 /* The inputs j < n where a (or x, unless NULL) is non-zero, by partial sum:           \
  * lists[k * cap ...] holds counts[k] inputs j = k (mod 8) below n8, ascending,       \
  * and lists[8 * cap ...] the counts[8] tail inputs j >= n8 (partial sum 0's           \
- * last terms).  cap >= n / 8 + 8. */                                                  \
+ * last terms).  cap >= n / 8 + 8; live holds n bytes of work space. */                \
 static inline void fastnet_visited_inputs##SUFFIX(const T* a, const T* x, ptrdiff_t n, \
                                                   ptrdiff_t n8, ptrdiff_t* lists,      \
-                                                  ptrdiff_t cap, ptrdiff_t counts[9]) { \
-    /* Without a branch (which inputs are zero is close to random) and with the       \
-     * eight counts in registers: each input is written to its list, and its          \
-     * count advances only if the input is live. */                                    \
-    ptrdiff_t cnt[9] = {0, 0, 0, 0, 0, 0, 0, 0, 0};                                   \
-    for (ptrdiff_t j = 0; j < n8; j += 8)                                              \
-        for (int k = 0; k < 8; k++) {                                                  \
-            lists[k * cap + cnt[k]] = j + k;                                           \
-            cnt[k] += (a[j + k] != 0) | (x != NULL && x[j + k] != 0);                  \
+                                                  ptrdiff_t cap, ptrdiff_t counts[9],  \
+                                                  unsigned char* live) {               \
+    /* First which inputs are live, in vector compares (a NaN is live: NaN != 0).     \
+     * Then each list with one count: every input is written to its list, and the     \
+     * count advances only if the input is live, without a branch (which inputs       \
+     * are zero is close to random).  Compares and counts in one loop took nine       \
+     * counts, which the registers could not hold, and two scalar compares an         \
+     * input: 9 % of a digits step. */                                                 \
+    if (x != NULL)                                                                     \
+        for (ptrdiff_t j = 0; j < n; j++)                                              \
+            live[j] = (a[j] != 0) | (x[j] != 0);                                       \
+    else                                                                               \
+        for (ptrdiff_t j = 0; j < n; j++)                                              \
+            live[j] = a[j] != 0;                                                       \
+    for (int k = 0; k < 8; k++) {                                                      \
+        ptrdiff_t* list = lists + k * cap, count = 0;                                  \
+        for (ptrdiff_t j = k; j < n8; j += 8) {                                        \
+            list[count] = j;                                                           \
+            count += live[j];                                                          \
         }                                                                              \
-    for (ptrdiff_t j = n8; j < n; j++) {                                               \
-        lists[8 * cap + cnt[8]] = j;                                                   \
-        cnt[8] += (a[j] != 0) | (x != NULL && x[j] != 0);                              \
+        counts[k] = count;                                                             \
     }                                                                                  \
-    memcpy(counts, cnt, sizeof cnt);                                                   \
+    ptrdiff_t* tail = lists + 8 * cap, count = 0;                                      \
+    for (ptrdiff_t j = n8; j < n; j++) {                                               \
+        tail[count] = j;                                                               \
+        count += live[j];                                                              \
+    }                                                                                  \
+    counts[8] = count;                                                                 \
 }                                                                                      \
                                                                                        \
 /* The tail inputs' terms, one neuron at a time with fastnet_fma as rows.h's          \
@@ -139,13 +152,17 @@ static inline __attribute__((always_inline)) void fastnet_column_tail##SUFFIX(  
 static inline __attribute__((always_inline)) void fastnet_column_block##SUFFIX(        \
         T* wt, ptrdiff_t ld, ptrdiff_t c, int nb, const T* rate, const T* a,           \
         const T* x, const ptrdiff_t* lists, ptrdiff_t cap, const ptrdiff_t counts[9],  \
-        T* parts, T* dots) {                                                           \
+        T* parts, T* dots, const char* ahead, ptrdiff_t ahead_bytes, int backwards) {  \
     const int L = FASTNET_LANES##SUFFIX;                                               \
     V r[FASTNET_COLUMN_BLOCK];                                                         \
     for (int p = 0; p < nb; p++)                                                       \
         r[p] = fastnet_cload##SUFFIX(rate + c + p * L);                                \
-    for (int k = 0; k < 8; k++) {                                                      \
+    for (int m = 0; m < 8; m++) {                                                      \
+        const int k = backwards ? 7 - m : m;                                           \
         const ptrdiff_t* list = lists + k * cap;                                       \
+        /* an eighth of `ahead` back into L1 while the sweep goes on */                \
+        for (ptrdiff_t o = m * ahead_bytes / 8; o < (m + 1) * ahead_bytes / 8; o += 64) \
+            __builtin_prefetch(ahead + o);                                             \
         V s[FASTNET_COLUMN_BLOCK];                                                     \
         for (int p = 0; p < nb; p++)                                                   \
             s[p] = (V){0};                                                             \
@@ -203,24 +220,35 @@ static inline __attribute__((always_inline)) void fastnet_column_step_block##SUF
                                                                                        \
 /* Neurons c0 .. c1 - 1 (multiples of the vector length): the step of this             \
  * sample's a and, unless x is NULL, the next sample's dot products with the           \
- * stepped weights into dots (their partial sums in parts, 8 rows of ld). */           \
+ * stepped weights into dots (their partial sums in parts, 8 rows of ld).              \
+ * With `backwards`, the blocks of neurons come in the opposite order, and so do       \
+ * the partial sums within a block (each still takes its inputs in ascending           \
+ * order): the same arithmetic.  Steps that sweep alternately forwards and             \
+ * backwards start where the last one ended, on the lines it left in L1; one           \
+ * direction would always come back first to the lines longest out of use,             \
+ * which are the ones a cache a little smaller than the sweep has just evicted. */     \
 static inline void fastnet_columns_step##SUFFIX(                                       \
         T* wt, ptrdiff_t ld, ptrdiff_t c0, ptrdiff_t c1, const T* rate, const T* a,    \
         const T* x, const ptrdiff_t* lists, ptrdiff_t cap, const ptrdiff_t counts[9],  \
-        T* parts, T* dots) {                                                           \
-    const ptrdiff_t L = FASTNET_LANES##SUFFIX;                                         \
-    for (ptrdiff_t c = c0; c < c1;) {                                                  \
+        T* parts, T* dots, const char* ahead, ptrdiff_t ahead_bytes, int backwards) {  \
+    const ptrdiff_t L = FASTNET_LANES##SUFFIX, B = FASTNET_COLUMN_BLOCK;               \
+    const ptrdiff_t n_blocks = ((c1 - c0) / L + B - 1) / B;                            \
+    for (ptrdiff_t m = 0; m < n_blocks; m++) {                                         \
         /* whole blocks, then one of the vectors left: a constant count each,          \
          * so that the compiler keeps the block in registers */                        \
+        const ptrdiff_t block = backwards ? n_blocks - 1 - m : m;                      \
+        const ptrdiff_t c = c0 + block * B * L;                                        \
         const ptrdiff_t left = (c1 - c) / L;                                           \
-        const int nb = left < FASTNET_COLUMN_BLOCK ? (int)left : FASTNET_COLUMN_BLOCK; \
+        const int nb = left < B ? (int)left : (int)B;                                  \
+        /* the last block prefetches `ahead` (the next layer's weights, which the      \
+         * sweep pushes out of L1) in time for the forward pass that follows */        \
+        const ptrdiff_t ahead_here = m == n_blocks - 1 ? ahead_bytes : 0;              \
         switch (nb) {                                                                  \
         FASTNET_COLUMN_CASE(SUFFIX, 8) FASTNET_COLUMN_CASE(SUFFIX, 7)                  \
         FASTNET_COLUMN_CASE(SUFFIX, 6) FASTNET_COLUMN_CASE(SUFFIX, 5)                  \
         FASTNET_COLUMN_CASE(SUFFIX, 4) FASTNET_COLUMN_CASE(SUFFIX, 3)                  \
         FASTNET_COLUMN_CASE(SUFFIX, 2) FASTNET_COLUMN_CASE(SUFFIX, 1)                  \
         }                                                                              \
-        c += nb * L;                                                                   \
     }                                                                                  \
 }
 
@@ -234,7 +262,8 @@ static inline void fastnet_columns_step##SUFFIX(                                
                                               counts);                                 \
         else                                                                           \
             fastnet_column_block##SUFFIX(wt, ld, c, NB, rate, a, x, lists, cap,        \
-                                         counts, parts, dots);                         \
+                                         counts, parts, dots, ahead, ahead_here,       \
+                                         backwards);                                   \
         break;
 
 FASTNET_COLUMN_KERNELS(double, _d, fastnet_cd)

@@ -12,6 +12,9 @@ cdef enum:
     # Steps a call needs before copying the first layer pays (the two copies
     # cost about as much as a few steps save).
     COLUMN_MIN_STEPS = 16
+    # The largest next layer whose weights a step prefetches during its sweep
+    # (a third of a 48 kB L1: more would push out the rows being swept).
+    PREFETCH_MAX_BYTES = 16384
 
 column_min_steps = COLUMN_MIN_STEPS     # for the tests
 
@@ -22,18 +25,18 @@ cdef extern from "columns.h":
     intp COLUMN_ALIGN_F "FASTNET_COLUMN_ALIGN_F"
     void _visited_inputs_d "fastnet_visited_inputs_d"(
         const double* a, const double* x, intp n, intp n8, intp* lists, intp cap,
-        intp* counts) noexcept nogil
+        intp* counts, unsigned char* live) noexcept nogil
     void _visited_inputs_f "fastnet_visited_inputs_f"(
         const float* a, const float* x, intp n, intp n8, intp* lists, intp cap,
-        intp* counts) noexcept nogil
+        intp* counts, unsigned char* live) noexcept nogil
     void _columns_step_d "fastnet_columns_step_d"(
         double* wt, intp ld, intp c0, intp c1, const double* rate, const double* a,
         const double* x, const intp* lists, intp cap, const intp* counts, double* parts,
-        double* dots) noexcept nogil
+        double* dots, const char* ahead, intp ahead_bytes, int backwards) noexcept nogil
     void _columns_step_f "fastnet_columns_step_f"(
         float* wt, intp ld, intp c0, intp c1, const float* rate, const float* a,
         const float* x, const intp* lists, intp cap, const intp* counts, float* parts,
-        float* dots) noexcept nogil
+        float* dots, const char* ahead, intp ahead_bytes, int backwards) noexcept nogil
 
 
 cdef struct Columns:
@@ -48,6 +51,8 @@ cdef struct Columns:
     void* dots              # ld: the dot products
     intp* lists             # 9 lists of cap visited inputs (columns.h)
     intp cap
+    unsigned char* live     # n_in: which inputs the step visits (columns.h)
+    int backwards           # the direction of the next sweep, which alternates (columns.h)
 
 
 cdef inline intp _column_ld(intp n_out, intp itemsize) noexcept nogil:
@@ -73,7 +78,7 @@ cdef void _copy_columns(floating* W, floating* wt, intp n_out, intp n_in, intp l
 
 
 cdef void _columns_update_forward(const Layout* net, const OptimizerStep* step,
-                                  floating* params, const Columns* cols, const floating* s,
+                                  floating* params, Columns* cols, const floating* s,
                                   const floating* a, const floating* x_next, floating* z,
                                   double gscale) noexcept nogil:
     """_layer_update_forward on the column copy: the first layer's plain SGD
@@ -88,34 +93,33 @@ cdef void _columns_update_forward(const Layout* net, const OptimizerStep* step,
     cdef floating* parts = <floating*> cols.parts
     cdef floating* dots = <floating*> cols.dots
     cdef floating* b = params + net.b_off[0]
+    cdef const char* ahead = NULL
+    cdef intp ahead_bytes = 0
     for i in range(n_out):
         # as _rows_update_forward: a dead unit's rate is 0 (it moves nothing)
         rates[i] = step.learning_rate * gscale * s[i]
     if floating is double:
-        _visited_inputs_d(a, x_next, n_in, n8, cols.lists, cols.cap, counts)
+        _visited_inputs_d(a, x_next, n_in, n8, cols.lists, cols.cap, counts,
+                           cols.live)
     else:
-        _visited_inputs_f(a, x_next, n_in, n8, cols.lists, cols.cap, counts)
+        _visited_inputs_f(a, x_next, n_in, n8, cols.lists, cols.cap, counts,
+                           cols.live)
+    if x_next != NULL and net.n_layers > 1:
+        # the next layer's weights, which the sweep pushes out of L1, are
+        # asked back during its last block, in time for their forward pass
+        # (when they fit L1 comfortably)
+        ahead = <const char*> (params + net.w_off[1])
+        ahead_bytes = net.sizes[1] * net.sizes[2] * sizeof(floating)
+        if ahead_bytes > PREFETCH_MAX_BYTES:
+            ahead_bytes = 0
     if floating is double:
         _columns_step_d(wt, ld, 0, ld, rates, a, x_next, cols.lists, cols.cap, counts, parts,
-                        dots)
+                        dots, ahead, ahead_bytes, cols.backwards)
     else:
         _columns_step_f(wt, ld, 0, ld, rates, a, x_next, cols.lists, cols.cap, counts, parts,
-                        dots)
+                        dots, ahead, ahead_bytes, cols.backwards)
+    cols.backwards = not cols.backwards
     _update_row(step, b, NULL, NULL, s, gscale, 0, n_out)
     if x_next != NULL:
         for i in range(n_out):
             z[i] = b[i] + dots[i]
-        if net.n_layers > 1:
-            _prefetch_small(params + net.w_off[1], net.sizes[1] * net.sizes[2] * sizeof(floating))
-
-
-cdef inline void _prefetch_small(const void* start, intp size) noexcept nogil:
-    # The next layer's weights, which the first layer's sweep has just pushed
-    # out of L1, asked back before its forward pass reads them (when they fit
-    # L1 comfortably)
-    cdef intp offset = 0
-    if size > 16384:
-        return
-    while offset < size:
-        __builtin_prefetch(<const char*> start + offset)
-        offset += 64

@@ -56,6 +56,12 @@ cdef extern from "rows.h":
                                   double* out) noexcept nogil
     void _dot4_f "fastnet_dot4_f"(float** w, const float* x, intp n,
                                   float* out) noexcept nogil
+    void _dot8_d "fastnet_dot8_d"(double** w, const double* x, intp n,
+                                  double* out) noexcept nogil
+    void _dot8_f "fastnet_dot8_f"(float** w, const float* x, intp n,
+                                  float* out) noexcept nogil
+    bint _DOT8_PAYS_D "FASTNET_DOT8_PAYS_D"
+    bint _DOT8_PAYS_F "FASTNET_DOT8_PAYS_F"
     void _step_dot4_d "fastnet_step_dot4_d"(double** w, const double* rate,
                                             const double* a, const double* x, intp n,
                                             double* out) noexcept nogil
@@ -109,6 +115,22 @@ cdef inline void _dot4(floating** w, const floating* x, intp n, floating* out) n
         _dot4_d(w, x, n, out)
     else:
         _dot4_f(w, x, n, out)
+
+
+cdef inline bint _dot8_pays(const floating* x) noexcept nogil:
+    # whether _dot8 keeps each row's partial sums in one register (rows.h)
+    if floating is double:
+        return _DOT8_PAYS_D
+    else:
+        return _DOT8_PAYS_F
+
+
+cdef inline void _dot8(floating** w, const floating* x, intp n, floating* out) noexcept nogil:
+    # out[r] = w[r] . x for eight rows, eight chains in flight (rows.h)
+    if floating is double:
+        _dot8_d(w, x, n, out)
+    else:
+        _dot8_f(w, x, n, out)
 
 
 cdef inline void _step_dot4(floating** w, const floating* rate, const floating* a,
@@ -199,10 +221,18 @@ cdef void _rows_forward(const floating* W, const floating* b, const InputRow* x,
     """z_i = b_i + w_i . x for neurons i0..i1  (1.3); x dense or sparse."""
     cdef intp i, k
     cdef const floating* xd = <const floating*> x.dense
-    cdef floating* rows[4]
-    cdef floating dots[4]
+    cdef floating* rows[8]
+    cdef floating dots[8]
     if xd != NULL:
         i = i0
+        if _dot8_pays(xd):
+            while i + 8 <= i1:      # eight rows share each load of x
+                for k in range(8):
+                    rows[k] = <floating*> W + (i + k) * n_in
+                _dot8(rows, xd, n_in, dots)
+                for k in range(8):
+                    z[i + k] = b[i + k] + dots[k]
+                i += 8
         while i + 4 <= i1:          # four rows share each load of x
             for k in range(4):
                 rows[k] = <floating*> W + (i + k) * n_in

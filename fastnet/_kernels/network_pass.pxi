@@ -8,7 +8,7 @@ cdef struct SampleScratch:
     void* rowsq             # sum_j w_ij^2 per neuron, n_units
     void* xdense            # one sparse row spread out, n_in; zeros between uses
     intp* starts            # the first layer's visited blocks of eight inputs, n_in / 8
-    const Columns* cols     # the first layer's column copy when a call steps it, else NULL
+    Columns* cols           # the first layer's column copy when a call steps it, else NULL
 
 
 cdef void _forward(const Layout* net, const floating* params, const InputRow* x,

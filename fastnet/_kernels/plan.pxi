@@ -154,10 +154,10 @@ cdef class Plan:
             return 0
         ld = _column_ld(self.net.sizes[1], self.itemsize)
         cap = n_in // 8 + 8
-        floats = n_in * ld + ld + 8 * ld + ld      # wt | rates | parts | dots
+        floats = n_in * ld + ld + 8 * ld + ld      # wt | rates | parts | dots, then lists, live
         # pages start on a cache line, and so does each row of wt (ld is a
         # multiple of 64 bytes)
-        self._columns.bytes = floats * self.itemsize + 9 * cap * sizeof(intp)
+        self._columns.bytes = floats * self.itemsize + 9 * cap * sizeof(intp) + n_in
         self._columns.raw = _pages(self._columns.bytes)
         if self._columns.raw == NULL:
             raise MemoryError("cannot allocate the first layer's column copy")
@@ -168,6 +168,7 @@ cdef class Plan:
         self._columns.parts = <char*> self._columns.rates + ld * self.itemsize
         self._columns.dots = <char*> self._columns.parts + 8 * ld * self.itemsize
         self._columns.lists = <intp*> (<char*> self._columns.dots + ld * self.itemsize)
+        self._columns.live = <unsigned char*> (self._columns.lists + 9 * cap)
         return 0
 
     cdef BatchScratch _batch_scratch(self, intp rows) except *:

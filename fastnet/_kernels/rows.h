@@ -67,6 +67,10 @@ static inline float fastnet_fma_f(float a, float b, float c) {
 #endif
 }
 
+/* Whether fastnet_dot8 pays: a row's eight partial sums are one register. */
+#define FASTNET_DOT8_PAYS_D (FASTNET_PARTS_D == 1)
+#define FASTNET_DOT8_PAYS_F (FASTNET_PARTS_F == 1)
+
 typedef struct { fastnet_vd part[FASTNET_PARTS_D]; } fastnet_acc8_d;
 typedef struct { fastnet_vf part[FASTNET_PARTS_F]; } fastnet_acc8_f;
 
@@ -106,6 +110,24 @@ static inline void fastnet_dot4##SUFFIX(T* const w[4], const T* x, ptrdiff_t n, 
         for (int r = 0; r < 4; r++)                                                 \
             fastnet_add_prod8##SUFFIX(&s[r], w[r] + j, x + j);                      \
     for (int r = 0; r < 4; r++)                                                     \
+        out[r] = fastnet_finish##SUFFIX(s[r], w[r], x, n8, n);                      \
+}                                                                                   \
+                                                                                    \
+/* out[r] = w[r] . x for the eight rows w[0..7]: eight chains of multiply-adds     \
+ * in flight, as many as hide the FMA's latency at two a cycle; four leave half     \
+ * of them waiting.  Only where a row's eight partial sums are one register         \
+ * (FASTNET_DOT8_PAYS): with two or four, eight rows' sums would not fit. */        \
+static inline void fastnet_dot8##SUFFIX(T* const w[8], const T* x, ptrdiff_t n,     \
+                                        T out[8]) {                                 \
+    const ptrdiff_t n8 = n - n % 8;                                                 \
+    fastnet_acc8##SUFFIX s[8];                                                      \
+    for (int r = 0; r < 8; r++)                                                     \
+        for (int p = 0; p < PARTS; p++)                                             \
+            s[r].part[p] = (V){0};                                                  \
+    for (ptrdiff_t j = 0; j < n8; j += 8)                                           \
+        for (int r = 0; r < 8; r++)                                                 \
+            fastnet_add_prod8##SUFFIX(&s[r], w[r] + j, x + j);                      \
+    for (int r = 0; r < 8; r++)                                                     \
         out[r] = fastnet_finish##SUFFIX(s[r], w[r], x, n8, n);                      \
 }                                                                                   \
                                                                                     \
