@@ -200,6 +200,11 @@ class MLPClassifier(ClassifierMixin, _DropIn):
                 or self._label_binarizer.y_type_ not in ("binary", "multiclass"):
             return None
         classes = self.classes_
+        if (y.dtype.kind in "iu" and classes.dtype.kind in "iu" and len(y)
+                and classes[0] == 0 and classes[-1] == len(classes) - 1):
+            # classes_ is 0 .. K-1 (sorted and unique): a label is its own
+            # position, and a range check replaces the search
+            return y if 0 <= y.min() and y.max() < len(classes) else None
         at = np.minimum(np.searchsorted(classes, y), len(classes) - 1)
         return at if np.all(classes[at] == y) else None
 

@@ -24,7 +24,7 @@ from .initializers import initial_params
 from .layout import LayerWeights, Layout, aligned
 from .lbfgs import LbfgsSolver
 from .online import OnlineStep
-from .samples import to_samples
+from .samples import all_finite, to_samples
 from .training import Diverged, StochasticSolver
 
 # Parameter constraints of activations (a list's entries are checked at fit,
@@ -292,7 +292,7 @@ class BaseNetwork(OnlineStep, StochasticSolver, LbfgsSolver, LayerWeights, BaseE
             except (TypeError, ValueError):
                 raise ValueError(f"{type(self).__name__} needs numeric targets; y holds "
                                  f"{Y.dtype} values") from None
-        if Y.dtype.kind == "f" and not np.all(np.isfinite(Y)):
+        if Y.dtype.kind == "f" and not all_finite(Y):
             raise ValueError("Input y contains NaN or infinity.")
         layer_units = [X.shape[1]] + hidden + [Y.shape[1]]
         if not first_pass and list(self._layout.units) != layer_units:
@@ -471,7 +471,7 @@ class BaseNetwork(OnlineStep, StochasticSolver, LbfgsSolver, LayerWeights, BaseE
         return (type(X) is np.ndarray and X.ndim == 2 and X.dtype in FLOAT_DTYPES
                 and "_params" in self.__dict__ and "feature_names_in_" not in self.__dict__
                 and X.shape[1] == self.n_features_in_ and X.shape[0] > 0
-                and bool(np.isfinite(X).all()))
+                and all_finite(X))
 
     def _plain_targets(self, X, y):
         """Whether (X, y) pass validate_data's checks for a fitted model as
@@ -480,7 +480,7 @@ class BaseNetwork(OnlineStep, StochasticSolver, LbfgsSolver, LayerWeights, BaseE
         return (self._plain_X(X) and type(y) is np.ndarray and y.dtype.kind in "biuf"
                 and (y.ndim == 1 or (y.ndim == 2 and y.shape[1] > 1))
                 and y.shape[0] == X.shape[0]
-                and (y.dtype.kind != "f" or bool(np.isfinite(y).all())))
+                and (y.dtype.kind != "f" or all_finite(y)))
 
     def _forward_output(self, X):
         """Output activations (n_samples, n_outputs) of validated X.

@@ -26,3 +26,12 @@ def to_samples(X, dtype, Y=None, sample_weight=None):
                                    np.ascontiguousarray(X.indptr, dtype=np.intp),
                                    X.shape[1], Y, sample_weight)
     return kernels.Samples.dense(np.ascontiguousarray(X, dtype=dtype), Y, sample_weight)
+
+
+def all_finite(array):
+    """``np.isfinite(array).all()`` for a float ndarray: through the kernels
+    when it is C-contiguous float32 or float64, without numpy's array of
+    booleans (a large part of a partial_fit epoch's validation)."""
+    if array.dtype in (np.float32, np.float64) and array.flags.c_contiguous:
+        return kernels.all_finite(array.reshape(-1))
+    return bool(np.isfinite(array).all())

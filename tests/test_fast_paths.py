@@ -78,6 +78,26 @@ def test_feature_name_warning_survives():
         est.predict(frame.iloc[:1])
 
 
+def test_partial_fit_labels_that_are_their_positions():
+    """Labels 0 .. K-1 are their own positions in classes_ (a range check
+    instead of a search): every integer dtype trains as float labels (which
+    are searched) do, and a label outside the range is refused as unknown."""
+    def fitted(labels):
+        est = fastnet.MLPClassifier(hidden_layer_sizes=(8,), random_state=0)
+        est.partial_fit(X[:20], y[:20], classes=np.arange(10))
+        return est.partial_fit(X[20:60], labels)
+
+    searched = fitted(y[20:60].astype(float))
+    for dtype in (np.int64, np.int32, np.uint8):
+        est = fitted(y[20:60].astype(dtype))
+        np.testing.assert_array_equal(est._params, searched._params)
+    for label in (-1, 10):
+        bad = y[20:60].copy()
+        bad[7] = label
+        with pytest.raises(ValueError, match="`y` has classes not in `self.classes_`"):
+            fitted(bad)
+
+
 def test_partial_fit_fast_path_keeps_label_and_shape_checks():
     est = fastnet.MLPClassifier(hidden_layer_sizes=(8,), random_state=0)
     est.partial_fit(X[:20], y[:20], classes=np.arange(10))

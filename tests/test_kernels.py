@@ -537,6 +537,24 @@ def test_non_finite_loss_stops_before_its_step(build, batch_size):
     np.testing.assert_array_equal(params, reference)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_all_finite_finds_every_inf_and_nan(build, dtype):
+    """all_finite (the partial_fit / predict check of X) against numpy: a
+    bad value in every position of arrays around its 32-value blocks, and
+    finite extremes that must pass."""
+    assert build.all_finite(np.empty(0, dtype=dtype))
+    big = np.finfo(dtype).max
+    for n in (1, 31, 32, 33, 70):
+        values = (np.linspace(-1, 1, n) * big).astype(dtype)
+        values[n // 2] = -0.0
+        assert build.all_finite(values)
+        for position in range(n):
+            for bad in (np.nan, np.inf, -np.inf):
+                spoiled = values.copy()
+                spoiled[position] = bad
+                assert not build.all_finite(spoiled)
+
+
 def test_non_finite_parameters_are_reported(build):
     """Parameters that are not finite at the end of a call are reported even
     when every loss was finite (an inf weight behind a ReLU hides from it)."""

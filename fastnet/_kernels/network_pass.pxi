@@ -42,27 +42,6 @@ cdef inline void _record_activity(const Layout* net, intp l, const floating* a) 
         active[i] |= a[i] > 0
 
 
-cdef inline bint _all_finite(const floating* x, intp n) noexcept nogil:
-    # x_i * 0 is 0 for a finite x_i and NaN for inf or NaN.  32 sums in
-    # turn: one sum would wait for each add before the next (the compiler
-    # may not reorder them), 4 cycles an element -- 10 us on digits' 7,510
-    # parameters, a quarter of a one-row partial_fit; 32 keep eight vector
-    # chains in flight, as many as two loads a cycle feed
-    cdef intp i, k, n32 = n - n % 32
-    cdef floating total[32]
-    cdef floating sum_of_all = 0
-    for k in range(32):
-        total[k] = 0
-    for i in range(0, n32, 32):
-        for k in range(32):
-            total[k] = total[k] + x[i + k] * 0
-    for i in range(n32, n):
-        total[0] = total[0] + x[i] * 0
-    for k in range(32):
-        sum_of_all = sum_of_all + total[k]
-    return sum_of_all == 0
-
-
 cdef double _forward_loss_delta(const Layout* net, const floating* params,
                                 const InputRow* x, const floating* t, double weight,
                                 floating* acts, floating* deltas,

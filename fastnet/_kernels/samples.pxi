@@ -152,6 +152,36 @@ cdef class Samples:
         return _weight_sum(<const double*> self.data.weights, &order[0], 0, self.n_samples)
 
 
+cdef inline bint _all_finite(const floating* x, intp n) noexcept nogil:
+    # x_i * 0 is 0 for a finite x_i and NaN for inf or NaN.  32 sums in
+    # turn: one sum would wait for each add before the next (the compiler
+    # may not reorder them), 4 cycles an element -- 10 us on digits' 7,510
+    # parameters, a quarter of a one-row partial_fit; 32 keep eight vector
+    # chains in flight, as many as two loads a cycle feed
+    cdef intp i, k, n32 = n - n % 32
+    cdef floating total[32]
+    cdef floating sum_of_all = 0
+    for k in range(32):
+        total[k] = 0
+    for i in range(0, n32, 32):
+        for k in range(32):
+            total[k] = total[k] + x[i + k] * 0
+    for i in range(n32, n):
+        total[0] = total[0] + x[i] * 0
+    for k in range(32):
+        sum_of_all = sum_of_all + total[k]
+    return sum_of_all == 0
+
+
+def all_finite(const floating[::1] values):
+    """Whether values holds no inf or NaN: numpy's isfinite(values).all()
+    without its array of booleans, 5-10 times faster (the validation of a
+    partial_fit or predict call's X)."""
+    if values.shape[0] == 0:
+        return True
+    return _all_finite(&values[0], values.shape[0])
+
+
 cdef _check_array(array, int ndim, dtype, n_rows=None):
     """A C-contiguous ndarray of ndim dimensions and the dtype (None: a float
     dtype) with n_rows rows, or a ValueError/TypeError saying what is not."""
