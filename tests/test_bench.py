@@ -4,10 +4,12 @@ No timing is asserted: sections run on tiny data against a fixed roofline
 and only the shape of what they report is checked.
 """
 import dataclasses
+import types
 
 import numpy as np
 import pytest
 
+from fastnet.bench import classifiers
 from fastnet.bench.command import parse_args
 from fastnet.bench.data import repeat_rows
 from fastnet.bench.fann import FannDriver
@@ -251,6 +253,28 @@ def test_interleaved_calls_take_turns_block_by_block():
                      ("a", 2), ("a", 2), ("a", 3), ("b", 2), ("b", 2), ("b", 3),
                      ("a", 4), ("a", 4), ("b", 4), ("b", 4)]
     assert set(seconds) == {"a", "b"} and min(seconds.values()) >= 0
+
+
+def test_classifier_turn_keeps_the_fastest_of_its_epochs(monkeypatch):
+    """A turn of epochs_per_turn epochs back to back (as FANN's driver runs
+    them) reports its fastest epoch; the warm-up call is not timed."""
+    calls = []
+
+    class Recorder:
+        def __init__(self, **params):
+            pass
+
+        def partial_fit(self, X, y, classes=None):
+            calls.append(len(X))
+
+    library = types.SimpleNamespace(__name__="peer", MLPClassifier=Recorder)
+    clock = iter([0.0, 3.0, 10.0, 11.0, 20.0, 22.0])     # epochs of 3, 1 and 2 s
+    monkeypatch.setattr(classifiers, "time", types.SimpleNamespace(perf_counter=lambda: next(clock)))
+    X, y = np.zeros((300, 2)), np.zeros(300, dtype=int)
+    measure = classifiers.classifier_epochs(library, X, y, (4,), "sgd", 1, epochs_per_turn=3)
+    assert calls == [200]
+    assert measure() == 1.0
+    assert calls == [200, 300, 300, 300]
 
 
 def test_repeat_rows_cycles_through_the_rows():

@@ -92,7 +92,9 @@ def print_report(report, budget, markdown):
         print(f"note: {note}")
     print(f"note: µs/sample is training time per sample per epoch (per row for predict_proba); "
           f"each timing is the minimum of {budget.repeats} or more epochs, each latency the "
-          "median of single calls; per-sample scikit-learn and PyTorch rows time a subset "
+          "median of single calls; fastnet's one-thread per-sample rows and FANN take turns, "
+          "each turn the fastest of 3 epochs back to back (FANN's driver runs 3 per turn); "
+          "per-sample scikit-learn and PyTorch rows time a subset "
           "where shown; 'comparison' is a ratio of timings of this run")
     print("note: GFLOP/s counts 6 flops per weight per training sample (2 per row of "
           "inference); GB/s counts the weights' traffic, 3 × their bytes per sample (read "
