@@ -13,7 +13,7 @@ from .roofline import Roofline
 from .settings import DIGITS_HIDDEN, FULL, MNIST_HIDDEN, QUICK, Architecture
 from .targets import format_targets
 from .timing import optional_module
-from .training import (ADAM, SGD_BATCH, Peers, minibatch_section, per_sample_section,
+from .training import (ADAM, EPOCHS_PER_TURN, SGD_BATCH, Peers, minibatch_section, per_sample_section,
                        wide_section)
 
 
@@ -93,7 +93,8 @@ def print_report(report, budget, markdown):
     print(f"note: µs/sample is training time per sample per epoch (per row for predict_proba); "
           f"each timing is the minimum of {budget.repeats} or more epochs, each latency the "
           "median of single calls; fastnet's one-thread per-sample rows and FANN take turns, "
-          "each turn the fastest of 3 epochs back to back (FANN's driver runs 3 per turn); "
+          f"each turn the fastest of {EPOCHS_PER_TURN} epochs back to back (FANN's driver "
+          "times its turn so); "
           "per-sample scikit-learn and PyTorch rows time a subset "
           "where shown; 'comparison' is a ratio of timings of this run")
     print("note: GFLOP/s counts 6 flops per weight per training sample (2 per row of "
