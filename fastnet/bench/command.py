@@ -13,8 +13,8 @@ from .roofline import Roofline
 from .settings import DIGITS_HIDDEN, FULL, MNIST_HIDDEN, QUICK, Architecture
 from .targets import format_targets
 from .timing import optional_module
-from .training import (ADAM, EPOCHS_PER_TURN, SGD_BATCH, Peers, minibatch_section, per_sample_section,
-                       wide_section)
+from .training import (ADAM, EPOCHS_PER_TURN, SGD_BATCH, Peers, minibatch_section,
+                       per_sample_section, wide_section)
 
 
 def parse_args(argv):
