@@ -472,8 +472,9 @@ def zero_block_rows(rng, n_rows, n_in):
 @pytest.mark.parametrize("n_threads", [1, 2])
 @pytest.mark.parametrize("n_in", [43, 64])
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "zero-weights"])
+@pytest.mark.parametrize("n_hidden", [70, 250])
 def test_fused_sweeps_skipping_zeros_are_bit_identical(build, dtype, n_threads, n_in,
-                                                       weighted):
+                                                       weighted, n_hidden):
     """Per-sample plain SGD fuses the first layer's step for one sample with
     the next one's pre-activations, in one sweep that skips the weights of
     inputs zero in both rows: on the input-major column copy in a call of
@@ -483,8 +484,9 @@ def test_fused_sweeps_skipping_zeros_are_bit_identical(build, dtype, n_threads, 
     and the epoch in calls of 8 samples each equal, bit for bit, the epoch
     taken one sample per call (no step fused, every weight visited):
     parameters and loss sums.  70 ReLU units give dead and live rows, groups
-    of four and leftovers, a whole and a partial neuron block for the column
-    kernels, and three chunks for the threads.  With weights, samples of
+    of four and leftovers, one neuron block of the column kernels (five
+    with AVX2), and three chunks for the threads; 250, two or three blocks
+    of the column kernels (as even as they can be).  With weights, samples of
     weight zero sit between others: the sweep computes the next non-zero
     one's pre-activations."""
     assert 8 < build.column_min_steps <= 40
@@ -495,8 +497,8 @@ def test_fused_sweeps_skipping_zeros_are_bit_identical(build, dtype, n_threads, 
     if weighted:
         sw = rng.uniform(0.5, 2, 40)
         sw[[3, 4, 5, 17, 39]] = 0
-    coefs, intercepts = random_weights(rng, [n_in, 70, 3])
-    plan = make_plan(build, [n_in, 70, 3], ["relu", "softmax"], "cross_entropy",
+    coefs, intercepts = random_weights(rng, [n_in, n_hidden, 3])
+    plan = make_plan(build, [n_in, n_hidden, 3], ["relu", "softmax"], "cross_entropy",
                      dtype=dtype, n_threads=n_threads, parallel_min_weights=0)
     samples = make_samples(build, X, Y, sw, dtype=dtype)
     order = rng.permutation(40).astype(np.intp)

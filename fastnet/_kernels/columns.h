@@ -70,11 +70,15 @@ typedef float fastnet_cf __attribute__((vector_size(FASTNET_COLUMN_BYTES)));
  * cache line. */
 #define FASTNET_COLUMN_ALIGN_D 8
 #define FASTNET_COLUMN_ALIGN_F 16
-/* Vectors a block of neurons takes at a time: its partial sums and rates
- * stay in registers (32 of them with AVX-512, 16 before), and as many
- * independent chains of multiply-adds hide their latency. */
+/* The most vectors a block of neurons takes at a time: its partial sums and
+ * rates stay in registers (32 of them with AVX-512: 2 x 13, the two
+ * broadcasts and temporaries; 16 before), and as many independent chains of
+ * multiply-adds hide their latency.  A layer's neurons are split into blocks
+ * as even as they can be.  Digits' 100 neurons in float64 are one block of
+ * 13 vectors, whose rows a step visits once where blocks of 8 visited them
+ * twice: about 6 % faster, in-process A/B runs in both orders. */
 #ifdef __AVX512F__
-#define FASTNET_COLUMN_BLOCK 8
+#define FASTNET_COLUMN_BLOCK 13
 #else
 #define FASTNET_COLUMN_BLOCK 4
 #endif
@@ -232,18 +236,23 @@ static inline void fastnet_columns_step##SUFFIX(                                
         const T* x, const ptrdiff_t* lists, ptrdiff_t cap, const ptrdiff_t counts[9],  \
         T* parts, T* dots, const char* ahead, ptrdiff_t ahead_bytes, int backwards) {  \
     const ptrdiff_t L = FASTNET_LANES##SUFFIX, B = FASTNET_COLUMN_BLOCK;               \
-    const ptrdiff_t n_blocks = ((c1 - c0) / L + B - 1) / B;                            \
+    const ptrdiff_t n_vectors = (c1 - c0) / L, n_blocks = (n_vectors + B - 1) / B;     \
+    /* blocks as even as they can be: the first `longer` have one more vector */       \
+    const ptrdiff_t base = n_blocks ? n_vectors / n_blocks : 0;                        \
+    const ptrdiff_t longer = n_blocks ? n_vectors % n_blocks : 0;                      \
     for (ptrdiff_t m = 0; m < n_blocks; m++) {                                         \
-        /* whole blocks, then one of the vectors left: a constant count each,          \
-         * so that the compiler keeps the block in registers */                        \
+        /* a constant count of vectors in each case of the switch, so that the         \
+         * compiler keeps the block in registers */                                    \
         const ptrdiff_t block = backwards ? n_blocks - 1 - m : m;                      \
-        const ptrdiff_t c = c0 + block * B * L;                                        \
-        const ptrdiff_t left = (c1 - c) / L;                                           \
-        const int nb = left < B ? (int)left : (int)B;                                  \
+        const ptrdiff_t c = c0 + L * (block * base + (block < longer ? block : longer)); \
+        const int nb = (int)(base + (block < longer));                                 \
         /* the last block prefetches `ahead` (the next layer's weights, which the      \
          * sweep pushes out of L1) in time for the forward pass that follows */        \
         const ptrdiff_t ahead_here = m == n_blocks - 1 ? ahead_bytes : 0;              \
         switch (nb) {                                                                  \
+        FASTNET_COLUMN_CASE(SUFFIX, 13) FASTNET_COLUMN_CASE(SUFFIX, 12)                \
+        FASTNET_COLUMN_CASE(SUFFIX, 11) FASTNET_COLUMN_CASE(SUFFIX, 10)                \
+        FASTNET_COLUMN_CASE(SUFFIX, 9)                                                 \
         FASTNET_COLUMN_CASE(SUFFIX, 8) FASTNET_COLUMN_CASE(SUFFIX, 7)                  \
         FASTNET_COLUMN_CASE(SUFFIX, 6) FASTNET_COLUMN_CASE(SUFFIX, 5)                  \
         FASTNET_COLUMN_CASE(SUFFIX, 4) FASTNET_COLUMN_CASE(SUFFIX, 3)                  \
