@@ -79,27 +79,26 @@ typedef struct { fastnet_vf part[FASTNET_PARTS_F]; } fastnet_acc8_f;
  * Each add is one of the scalar sum's, so the result is its bits; storing the
  * lanes to reload them one by one cost a third of a small layer's forward
  * pass.  (Only where eight lanes are one vector: fastnet_finish asks.) */
+#define FASTNET_SUM8(T, SUFFIX, V, M)                                               \
+static inline T fastnet_sum8##SUFFIX(V v) {                                         \
+    const V a = v + __builtin_shuffle(v, (M){4, 5, 6, 7, 0, 1, 2, 3});              \
+    const V b = a + __builtin_shuffle(a, (M){1, 0, 3, 2, 5, 4, 7, 6});              \
+    const V c = b + __builtin_shuffle(b, (M){2, 3, 0, 1, 6, 7, 4, 5});              \
+    return c[0];                                                                    \
+}
+#define FASTNET_NO_SUM8(T, SUFFIX, V)                                               \
+static inline T fastnet_sum8##SUFFIX(V v) { (void)v; return 0; }   /* unused */
 #if FASTNET_PARTS_D == 1
 typedef long long fastnet_shuffle_d __attribute__((vector_size(64)));
-static inline double fastnet_sum8_d(fastnet_vd v) {
-    const fastnet_vd a = v + __builtin_shuffle(v, (fastnet_shuffle_d){4, 5, 6, 7, 0, 1, 2, 3});
-    const fastnet_vd b = a + __builtin_shuffle(a, (fastnet_shuffle_d){1, 0, 3, 2, 5, 4, 7, 6});
-    const fastnet_vd c = b + __builtin_shuffle(b, (fastnet_shuffle_d){2, 3, 0, 1, 6, 7, 4, 5});
-    return c[0];
-}
+FASTNET_SUM8(double, _d, fastnet_vd, fastnet_shuffle_d)
 #else
-static inline double fastnet_sum8_d(fastnet_vd v) { (void)v; return 0; }   /* unused */
+FASTNET_NO_SUM8(double, _d, fastnet_vd)
 #endif
 #if FASTNET_PARTS_F == 1
 typedef int fastnet_shuffle_f __attribute__((vector_size(32)));
-static inline float fastnet_sum8_f(fastnet_vf v) {
-    const fastnet_vf a = v + __builtin_shuffle(v, (fastnet_shuffle_f){4, 5, 6, 7, 0, 1, 2, 3});
-    const fastnet_vf b = a + __builtin_shuffle(a, (fastnet_shuffle_f){1, 0, 3, 2, 5, 4, 7, 6});
-    const fastnet_vf c = b + __builtin_shuffle(b, (fastnet_shuffle_f){2, 3, 0, 1, 6, 7, 4, 5});
-    return c[0];
-}
+FASTNET_SUM8(float, _f, fastnet_vf, fastnet_shuffle_f)
 #else
-static inline float fastnet_sum8_f(fastnet_vf v) { (void)v; return 0; }   /* unused */
+FASTNET_NO_SUM8(float, _f, fastnet_vf)
 #endif
 
 #define FASTNET_ROW_KERNELS(T, SUFFIX, V, PARTS, LANES)                             \
