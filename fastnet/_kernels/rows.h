@@ -51,21 +51,15 @@ typedef float fastnet_vf __attribute__((vector_size(FASTNET_VECTOR_BYTES)));
  * row kernels and the column kernels (columns.h), whose lanes are neurons.
  * The eight-column blocks are vectors in both, fused alike: each product
  * there has one use, and under -O1 (the sanitizer build) neither is fused. */
-static inline double fastnet_fma_d(double a, double b, double c) {
 #ifdef __FMA__
-    return __builtin_fma(a, b, c);
+#define FASTNET_FMA(T, SUFFIX, FUSED)                                               \
+static inline T fastnet_fma##SUFFIX(T a, T b, T c) { return FUSED(a, b, c); }
 #else
-    return a * b + c;
+#define FASTNET_FMA(T, SUFFIX, FUSED)                                               \
+static inline T fastnet_fma##SUFFIX(T a, T b, T c) { return a * b + c; }
 #endif
-}
-
-static inline float fastnet_fma_f(float a, float b, float c) {
-#ifdef __FMA__
-    return __builtin_fmaf(a, b, c);
-#else
-    return a * b + c;
-#endif
-}
+FASTNET_FMA(double, _d, __builtin_fma)
+FASTNET_FMA(float, _f, __builtin_fmaf)
 
 /* Whether fastnet_dot8 pays: a row's eight partial sums are one register. */
 #define FASTNET_DOT8_PAYS_D (FASTNET_PARTS_D == 1)
