@@ -16,7 +16,8 @@ from fastnet.bench.fann import FannDriver
 from fastnet.bench.inference import LATENCY, latency_section, one_row_call
 from fastnet.bench.native import c_compiler, compile_program, run_program
 from fastnet.bench.report import Figure, Report, faster_text, format_table, significant
-from fastnet.bench.roofline import Bound, Roofline, Work, memory_level, visited_input_share
+from fastnet.bench.roofline import (Bound, Roofline, Work, live_input_share, memory_level,
+                                    visited_input_share)
 from fastnet.bench.settings import QUICK, Architecture
 from fastnet.bench.targets import TARGETS, target_rows
 from fastnet.bench.timing import (interleaved_median_call_seconds, interleaved_min_seconds,
@@ -46,20 +47,50 @@ def test_architecture_counts_connection_weights():
 
 def test_training_work_reads_each_weight_once_and_updates_it_once():
     work = Work.training(DIGITS, "float64")
-    assert work.flops == 6 * 7400
+    # forward and update for every weight, backpropagation past the first layer
+    assert work.flops == 6 * 7400 - 2 * 6400
     # read forward, read + write in the update; the first layer's update
     # sweep also computes the next sample's forward pass
     assert work.bytes == (2 * 6400 + 3 * 1000) * 8
     assert work.footprint == 7400 * 8
     batch = Work.training(DIGITS, "float32", batch_size=200)
     assert batch.bytes == 3 * 7400 * 4 / 200
-    assert batch.flops == 6 * 7400
+    assert batch.flops == 6 * 7400 - 2 * 6400
+
+
+def test_minibatch_work_counts_the_live_inputs_first_layer_gemms():
+    # the first layer's forward and gradient GEMMs on a quarter of the inputs
+    batch = Work.training(DIGITS, "float64", 200, live_share=0.25)
+    assert batch.flops == 6 * 7400 - 2 * 6400 - 4 * 0.75 * 6400
+    assert batch.bytes == 3 * 7400 * 8 / 200
+    inference = Work.inference(DIGITS, "float64", rows=100, live_share=0.25)
+    assert inference.flops == 2 * (7400 - 0.75 * 6400)
+
+
+def test_live_input_share_follows_the_kernels_rule():
+    # 64 inputs; rows 0..127 live in inputs 0..31 only, rows 128..159 in all
+    X = np.zeros((160, 64))
+    X[:128, :32] = 1.0
+    X[128:, :] = 1.0
+    # blocks of 64: two of half the inputs, then 32 rows (too few to compact)
+    assert live_input_share(X, 64, shuffle=False) == pytest.approx((2 * 64 * 0.5 + 32) / 160)
+    # blocks of 40: the fourth mixes both (all live), the others below 64 rows
+    assert live_input_share(X, 40, shuffle=False) == 1.0
+    # an eighth of the inputs dead is left out, less is not
+    Y = np.ones((100, 64))
+    Y[:, :8] = 0
+    assert live_input_share(Y, 100, shuffle=False) == pytest.approx(56 / 64)
+    Y[0, 0] = 1
+    assert live_input_share(Y, 100, shuffle=False) == 1.0
+    # a shuffled epoch: the same rows in another order
+    assert live_input_share(X, 160) == pytest.approx(1.0)
+    assert 0 < live_input_share(X[:128], 64) == pytest.approx(0.5)
 
 
 def test_fused_first_layer_counts_the_share_it_visits():
     work = Work.training(DIGITS, "float64", first_layer_share=0.25)
     assert work.bytes == (2 * 0.25 * 6400 + 3 * 1000) * 8
-    assert work.flops == 6 * 7400 and work.footprint == 7400 * 8
+    assert work.flops == 6 * 7400 - 2 * 6400 and work.footprint == 7400 * 8
     # minibatch steps fuse nothing
     assert Work.training(DIGITS, "float64", 200, 0.25).bytes == 3 * 7400 * 8 / 200
 
@@ -105,7 +136,7 @@ def test_bound_is_the_longer_of_compute_and_traffic():
     work = Work.training(DIGITS, "float64")
     compute_bound = roofline_with(fma_gflops=10.0, bandwidth_gbps=100.0).bound(work, 1)
     assert compute_bound.binds == "FMA"
-    assert compute_bound.seconds == pytest.approx(6 * 7400 / 10e9)
+    assert compute_bound.seconds == pytest.approx((6 * 7400 - 2 * 6400) / 10e9)
     traffic_bound = roofline_with(fma_gflops=10.0, bandwidth_gbps=10.0).bound(work, 1)
     assert traffic_bound.binds == "L2"      # 59 200 bytes: above L1's 32 KiB, within L2
     assert traffic_bound.seconds == pytest.approx((2 * 6400 + 3 * 1000) * 8 / 10e9)
@@ -114,7 +145,7 @@ def test_bound_is_the_longer_of_compute_and_traffic():
 def test_bound_falls_back_to_numpy_gemm_without_the_probe():
     roofline = Roofline([], gemm_peaks={("float32", 2): 50.0})
     bound = roofline.bound(Work.training(DIGITS, "float32"), 2)
-    assert bound == Bound(6 * 7400 / 50e9, "GEMM")
+    assert bound == Bound((6 * 7400 - 2 * 6400) / 50e9, "GEMM")
 
 
 def test_memory_level_counts_a_thread_share_in_private_caches():
@@ -184,10 +215,11 @@ def test_report_records_throughput_against_its_bound():
     report.throughput("m", "fastnet", 4.0, Work.training(DIGITS, "float64"), 1, key=("k",))
     row = report.rows[0]
     assert row.result == "4.00 µs/sample"
-    assert row.gflops == significant(6 * 7400 / 4e3)
+    flops = 6 * 7400 - 2 * 6400
+    assert row.gflops == significant(flops / 4e3)
     assert row.gbps == significant((2 * 6400 + 3 * 1000) * 8 / 4e3)
     assert row.bound == "25 % FMA"
-    assert report.figures[("k",)] == Figure(4.0, "µs/sample", 0.25, "FMA", 6 * 7400 / 4e3)
+    assert report.figures[("k",)] == Figure(4.0, "µs/sample", 0.25, "FMA", flops / 4e3)
     report.throughput("m", "fastnet", 4.0, Work.training(DIGITS, "float64", 200), 1,
                       key=("g",), gemm=True)
     assert report.figures[("g",)].fastest_gemm == (50.0, "numpy GEMM 1024²")

@@ -702,6 +702,130 @@ def test_small_gemm_passes_equal_blas_to_rounding(build, units, rows, dtype):
     np.testing.assert_allclose(out, out_b, rtol=rtol, atol=rtol * 1e-3)
 
 
+@contextlib.contextmanager
+def live_inputs(build, enabled):
+    previous = build.use_live_inputs(enabled)
+    try:
+        yield
+    finally:
+        build.use_live_inputs(previous)
+
+
+def with_dead_inputs(rng, rows, n_in, dtype):
+    """Inputs in [-1, 1] with 30 % of the columns zero in every row (a run of
+    them and scattered ones: two compacted runs and more), a few zero but for
+    one row (live), and single zeros anywhere."""
+    X = rng.uniform(-1, 1, (rows, n_in)).astype(dtype)
+    dead = np.zeros(n_in, bool)
+    dead[: n_in // 10] = True
+    dead[rng.permutation(n_in)[: n_in // 5]] = True
+    X[:, dead] = 0
+    for k in np.flatnonzero(~dead)[:5]:
+        X[:, k] = 0
+        X[rng.integers(rows), k] = 0.5
+    X[rng.uniform(size=X.shape) < 0.1] = 0
+    return X, dead
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("units", [[300, 250, 10], [400, 200, 30, 4]], ids=str)
+def test_live_input_batches_equal_whole_ones_to_rounding(build, units, n_threads, dtype):
+    """Minibatches whose inputs are zero throughout in an eighth of the
+    columns or more run their first layer's GEMMs on the live inputs only
+    (T.12, 1.29: a dead input adds w * 0 to every sum and 0 to its weights'
+    gradients): the same loss, gradient, training steps with every optimizer
+    and L2, and blocked predictions as the whole batch, to rounding; 1 and 2
+    threads give the same bits.  Batches of fewer than 64 rows, and inputs
+    with no dead column, are not compacted."""
+    rng = np.random.default_rng(len(units) + n_threads)
+    rows = 256
+    X, dead = with_dead_inputs(rng, rows, units[0], dtype)
+    Y = np.eye(units[-1], dtype=dtype)[rng.integers(units[-1], size=rows)]
+    samples = make_samples(build, X, Y)
+    acts = ["relu", "tanh", "logistic"][:len(units) - 2] + ["softmax"]
+    params = pack(build, *random_weights(rng, units), dtype=dtype)
+    order = np.concatenate([rng.permutation(rows) for _ in range(2)]).astype(np.intp)
+    many = np.tile(X, (build.FORWARD_BLOCK_ROWS // rows + 1, 1))
+    rtol = 1e-12 if dtype == np.float64 else 2e-5
+    w0 = build.layer_offsets(units)[0][0]
+    results = {}
+    for enabled in (True, False):
+        with live_inputs(build, enabled):
+            plan = make_plan(build, units, acts, "cross_entropy", dtype=dtype, alpha=1e-3,
+                             n_threads=n_threads, parallel_min_weights=0)
+            before = build.compacted_batches()
+            grad = np.empty_like(params)
+            got = [plan.loss_and_gradient(params, grad, samples), grad]
+            for kind in ("sgd", "momentum", "adam"):
+                trained = params.copy()
+                state = [m if m.size else m.astype(dtype) for m in moments(kind, params)]
+                plan.train_epoch(trained, *state, samples, order, 100,
+                                 optimizer_step(build, kind, 0.05, nesterov=True), 0.0)
+                got += [trained] + [m for m in state if m.size]
+            out = np.empty((len(many), units[-1]), dtype=dtype)
+            plan.forward(params, make_samples(build, many), out, n_threads)
+            got.append(out)
+            results[enabled] = got
+            compacted = build.compacted_batches() - before
+        if enabled:
+            # the gradient's chunks, each epoch's batches of 100 (not the 12
+            # left over) and each predicted block
+            assert rows % build.GRADIENT_CHUNK_ROWS == 0
+            chunks = rows // build.GRADIENT_CHUNK_ROWS
+            blocks = -(-len(many) // build.FORWARD_BLOCK_ROWS)
+            assert compacted == chunks + 3 * (len(order) // 100) + blocks
+        else:
+            assert compacted == 0
+    # the loss, the gradient and the outputs to rounding; ten steps of
+    # training (Adam's divisions among them) carry a few roundings further
+    (loss, grad, *steps, out), (loss_b, grad_b, *steps_b, out_b) = results.values()
+    assert loss == pytest.approx(loss_b, rel=rtol)
+    np.testing.assert_allclose(grad, grad_b, rtol=rtol, atol=rtol * 1e-3)
+    np.testing.assert_allclose(out, out_b, rtol=rtol, atol=rtol * 1e-3)
+    for a, b in zip(steps, steps_b):
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * 1e-1)
+    # the dead inputs' gradient is their L2 term alone, and plain SGD
+    # moves their weights by exactly that
+    W = params[w0:w0 + units[0] * units[1]].reshape(units[1], units[0])
+    G = grad[w0:w0 + units[0] * units[1]].reshape(units[1], units[0])
+    np.testing.assert_allclose(G[:, dead], 1e-3 * W[:, dead] / rows, rtol=rtol)
+    # the same plan on inputs without dead columns compacts nothing
+    with live_inputs(build, True):
+        before = build.compacted_batches()
+        dense = make_samples(build, rng.uniform(-1, 1, (rows, units[0])).astype(dtype), Y)
+        plan.train_epoch(params.copy(), EMPTY.astype(dtype), EMPTY.astype(dtype), dense,
+                         order, 100, optimizer_step(build, "sgd", 0.05), 0.0)
+        assert build.compacted_batches() == before
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+def test_live_input_steps_leave_dead_weights_alone(build, dtype):
+    """Plain SGD without L2 on a compacted batch moves no weight of a dead
+    input, and moves the live ones as the whole batch does."""
+    rng = np.random.default_rng(5)
+    units = [300, 250, 10]
+    X, dead = with_dead_inputs(rng, 128, units[0], dtype)
+    Y = np.eye(10, dtype=dtype)[rng.integers(10, size=128)]
+    params = pack(build, *random_weights(rng, units), dtype=dtype)
+    w0 = build.layer_offsets(units)[0][0]
+    first = slice(w0, w0 + units[0] * units[1])
+    trained = {}
+    for enabled in (True, False):
+        with live_inputs(build, enabled):
+            plan = make_plan(build, units, ["relu", "softmax"], "cross_entropy", dtype=dtype)
+            trained[enabled] = params.copy()
+            plan.train_epoch(trained[enabled], EMPTY.astype(dtype), EMPTY.astype(dtype),
+                             make_samples(build, X, Y), np.arange(128, dtype=np.intp), 128,
+                             optimizer_step(build, "sgd", 0.1), 0.0)
+    moved = trained[True][first].reshape(units[1], units[0])
+    start = params[first].reshape(units[1], units[0])
+    np.testing.assert_array_equal(moved[:, dead], start[:, dead])
+    assert np.abs(moved[:, ~dead] - start[:, ~dead]).max() > 1e-4
+    rtol = 1e-12 if dtype == np.float64 else 2e-5
+    np.testing.assert_allclose(trained[True], trained[False], rtol=rtol, atol=rtol * 1e-3)
+
+
 # ---------------------------------------------------------------------------
 # 3. forward.
 # ---------------------------------------------------------------------------

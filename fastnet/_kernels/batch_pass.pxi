@@ -19,6 +19,7 @@ cdef extern from "small_gemm.h":
 cdef enum:
     GEMM_BLOCKS = 4     # fixed slices of a threaded layer's GEMMs (see _gemm_blocks)
     GEMM_PANEL = 16     # rows of a narrow layer's product activated while in L1
+    UPDATE_BLOCK = 2048 # gradient values a minibatch step updates, then zeroes, at a time
     # A layer runs its minibatch products through small_gemm.h up to this many
     # weights (if never threaded): 6,400 to 32,768 ran at 64-76 GFLOP/s there.
     SMALL_GEMM_MAX_WEIGHTS = 65536
@@ -38,12 +39,27 @@ def use_small_gemms(enabled):
     return previous
 
 
+cdef struct LiveInputs:
+    # A batch's live inputs: those not zero in every one of its samples
+    # (_gather_batch).  An input that is zero throughout the batch adds
+    # w_ij * 0 to every first-layer sum and 0 to its weights' gradients, so
+    # the first layer's GEMMs can leave its column out (T.12, 1.29).  They
+    # are kept as runs of consecutive inputs (an image's rows have one each).
+    intp* runs              # (start, length) of each run, ascending; then n_in mask bytes
+    intp n_runs
+    intp n_live             # how many live inputs; n_in when the batch is not compacted
+    void* inputs            # (rows, n_in): room for the batch's live inputs, (nb, n_live)
+    void* weights           # (n_1, n_in): room for W_1's live columns, then their gradient
+    void* zeros             # (n_in,) zeros: the dead inputs' gradient (_apply_gradient)
+
+
 cdef struct BatchScratch:
     # Work space of a minibatch of at most `rows` samples (byte pointers).
     void* inputs            # (rows, n_in): the batch's inputs in visiting order
     void* acts              # (rows, n_units): activations
     void* deltas            # (rows, n_units): sensitivities
     void* transposed        # a narrow layer's W^T, rows padded (_transposed_size)
+    LiveInputs live         # its inputs compacted in place (live.inputs == inputs)
     intp rows
 
 
@@ -68,6 +84,125 @@ cdef intp _transposed_size(const Layout* net, intp itemsize) noexcept nogil:
     return size
 
 
+cdef enum:
+    # A batch of at least this many samples is compacted when at least one
+    # input in COMPACT_MIN_DEAD_SHARE is zero in all of them: below that the
+    # copies (inputs, W_1's live columns, their gradient back into G) cost
+    # about what the GEMMs save.
+    COMPACT_MIN_ROWS = 64
+    COMPACT_MIN_DEAD_SHARE = 8
+
+
+# Whether minibatches leave out their dead inputs (tests switch it off to
+# compare: use_live_inputs), and how many batches have so far, a count for
+# the tests (atomic: predicting threads compact at once).
+cdef bint _live_inputs = True
+
+cdef extern from *:
+    """
+    static long fastnet_compacted_batches = 0;
+    static inline void fastnet_count_compacted(void) {
+        __atomic_fetch_add(&fastnet_compacted_batches, 1, __ATOMIC_RELAXED);
+    }
+    static inline long fastnet_compacted(void) {
+        return __atomic_load_n(&fastnet_compacted_batches, __ATOMIC_RELAXED);
+    }
+    """
+    void fastnet_count_compacted() noexcept nogil
+    long fastnet_compacted() noexcept nogil
+
+
+def use_live_inputs(enabled):
+    """Switch the compaction of minibatches to their live inputs
+    (_gather_batch) on or off; returns the previous setting."""
+    global _live_inputs
+    previous = _live_inputs
+    _live_inputs = bool(enabled)
+    return previous
+
+
+def compacted_batches():
+    """How many batches this process has compacted to their live inputs."""
+    return fastnet_compacted()
+
+
+cdef inline bint _compacts(const Layout* net) noexcept nogil:
+    """Whether the first layer's minibatch GEMMs may leave out dead inputs:
+    it runs BLAS (narrow layers keep small_gemm.h's own layout)."""
+    return _live_inputs and not _small_layer(net, 0)
+
+
+cdef intp _live_size(const Layout* net, intp rows) noexcept nogil:
+    """Elements of a LiveInputs' buffers for batches of `rows` samples: the
+    inputs, the weights and the zeros (0 when the first layer does not compact)."""
+    if not _compacts(net):
+        return 0
+    return (rows + net.sizes[1] + 1) * net.sizes[0]
+
+
+cdef intp _live_index_size(const Layout* net) noexcept nogil:
+    """intp elements of a LiveInputs' runs: at most n_in / 2 + 1 pairs, then
+    the mask bytes."""
+    return net.sizes[0] + 2 + net.sizes[0] // sizeof(intp) + 1
+
+
+cdef inline const floating* _batch_row(const floating* X, intp n_in, const intp* rows,
+                                       intp b) noexcept nogil:
+    """Row b of a batch: X's row rows[b], or its row b when rows is NULL."""
+    return X + (rows[b] if rows != NULL else b) * n_in
+
+
+cdef bint _gather_batch(const Layout* net, const floating* X, const intp* rows, intp nb,
+                        floating* out, LiveInputs* live) noexcept nogil:
+    """Find the live inputs of the batch's nb rows (_batch_row) and, if enough
+    are dead (COMPACT_MIN_ROWS, COMPACT_MIN_DEAD_SHARE), write the rows' live
+    inputs to live.inputs, (nb, n_live); then live.n_live < n_in.  Otherwise,
+    when out is not NULL, copy the rows whole to out, (nb, n_in).  Returns
+    whether the batch was compacted."""
+    cdef intp n_in = net.sizes[0], b, k, t, n_live = 0, n_runs = 0, start, length
+    cdef unsigned char* mask
+    cdef const floating* x
+    cdef floating* dst
+    live.n_live = n_in
+    if nb >= COMPACT_MIN_ROWS and live.runs != NULL:
+        mask = <unsigned char*> (live.runs + n_in + 2)
+        memset(mask, 0, n_in)
+        for b in range(nb):
+            x = _batch_row(X, n_in, rows, b)
+            for k in range(n_in):
+                mask[k] |= x[k] != 0
+        k = 0
+        while k < n_in:
+            if not mask[k]:
+                k += 1
+                continue
+            start = k
+            while k < n_in and mask[k]:
+                k += 1
+            live.runs[2 * n_runs] = start
+            live.runs[2 * n_runs + 1] = k - start
+            n_runs += 1
+            n_live += k - start
+        if (n_in - n_live) * COMPACT_MIN_DEAD_SHARE >= n_in:
+            fastnet_count_compacted()
+            live.n_live = n_live
+            live.n_runs = n_runs
+            dst = <floating*> live.inputs
+            for b in range(nb):
+                x = _batch_row(X, n_in, rows, b)
+                for t in range(n_runs):
+                    start = live.runs[2 * t]
+                    length = live.runs[2 * t + 1]
+                    for k in range(length):
+                        dst[k] = x[start + k]
+                    dst += length
+            return True
+    if out != NULL:
+        for b in range(nb):
+            memcpy(out + b * n_in, _batch_row(X, n_in, rows, b), n_in * sizeof(floating))
+    return False
+
+
 cdef inline void _small_gemm(intp m, intp n, intp K, const floating* A, intp ar, intp ak,
                              const floating* B, intp ldb, const floating* I, intp ir,
                              floating* C, intp ldc, bint padded) noexcept nogil:
@@ -88,6 +223,36 @@ cdef void _transpose(const floating* W, intp n_out, intp n_in, floating* WT,
             WT[j * ld + i] = W[i * n_in + j]
         for i in range(n_out, ld):
             WT[j * ld + i] = 0
+
+
+cdef void _live_columns(const floating* W, intp n_out, intp n_in, const LiveInputs* live,
+                        floating* out) noexcept nogil:
+    """out (n_out, n_live) = the live inputs' columns of W (n_out, n_in)."""
+    cdef intp i, t, k, start, length
+    cdef const floating* w
+    for i in range(n_out):
+        w = W + i * n_in
+        for t in range(live.n_runs):
+            start = live.runs[2 * t]
+            length = live.runs[2 * t + 1]
+            for k in range(length):
+                out[k] = w[start + k]
+            out += length
+
+
+cdef void _add_live_columns(const floating* Gc, intp n_out, intp n_in,
+                            const LiveInputs* live, floating* G) noexcept nogil:
+    """G (n_out, n_in) += Gc (n_out, n_live) in the live inputs' columns."""
+    cdef intp i, t, k, start, length
+    cdef floating* g
+    for i in range(n_out):
+        g = G + i * n_in
+        for t in range(live.n_runs):
+            start = live.runs[2 * t]
+            length = live.runs[2 * t + 1]
+            for k in range(length):
+                g[start + k] += Gc[k]
+            Gc += length
 
 
 cdef inline void _gemm(char transa, char transb, int m, int n, int k,
@@ -174,18 +339,29 @@ cdef inline void _backprop_rows(const Layout* net, intp l, const floating* A, fl
 
 
 cdef void _batch_forward(const Layout* net, const floating* params, const floating* xb,
-                         intp nb, floating* A, floating* WT) noexcept nogil:
+                         intp nb, floating* A, floating* WT,
+                         const LiveInputs* live) noexcept nogil:
     """Activations of nb gathered inputs: Z = A_prev W^T + b, then sigma  (1.3).
 
     A narrow layer (_small_layer) copies W^T into WT (rows padded for
     small_gemm.h) and computes GEMM_PANEL rows at a time, each panel
-    activated as soon as it is done; the others run BLAS, then activate."""
+    activated as soon as it is done; the others run BLAS, then activate.
+    When _gather_batch compacted the batch (live.n_live < n_in), the first
+    layer's GEMM takes its live inputs and W_1's live columns only."""
     cdef intp l, b, p, p1, U = net.n_units, n_l, n_prev, ld_t
     cdef const floating* inp = xb
     cdef intp ld_inp = net.sizes[0]
+    cdef const floating* W
     for l in range(net.n_layers):
         n_l = net.sizes[l + 1]
         n_prev = net.sizes[l]
+        W = params + net.w_off[l]
+        if l == 0 and live != NULL and live.n_live < n_prev:
+            _live_columns(W, n_l, n_prev, live, <floating*> live.weights)
+            W = <const floating*> live.weights
+            n_prev = live.n_live
+            inp = <const floating*> live.inputs
+            ld_inp = n_prev
         if _small_layer(net, l):
             ld_t = _padded(n_l, sizeof(floating))
             _transpose(params + net.w_off[l], n_l, n_prev, WT, ld_t)
@@ -200,8 +376,8 @@ cdef void _batch_forward(const Layout* net, const floating* params, const floati
             for b in range(nb):
                 memcpy(A + b * U + net.a_off[l], params + net.b_off[l],
                        n_l * sizeof(floating))
-            _gemm_blocks(c'T', c'N', True, n_l, nb, n_prev, params + net.w_off[l],
-                         n_prev, inp, ld_inp, 1, A + net.a_off[l], U, _threads_for(net, l))
+            _gemm_blocks(c'T', c'N', True, n_l, nb, n_prev, W, n_prev, inp, ld_inp, 1,
+                         A + net.a_off[l], U, _threads_for(net, l))
             _activate_rows(net, l, A, 0, nb)
         inp = A + net.a_off[l]
         ld_inp = U
@@ -209,13 +385,16 @@ cdef void _batch_forward(const Layout* net, const floating* params, const floati
 
 cdef void _batch_backward(const Layout* net, const floating* params, floating* G,
                           const floating* xb, intp nb, const floating* A,
-                          floating* D) noexcept nogil:
+                          floating* D, const LiveInputs* live, bint defer) noexcept nogil:
     """G += S^T A_prev (1.29) layer by layer, last first, with the sensitivities
     passed back as Lambda = S W (1.23) and through each activation (2.12).
 
     A narrow layer (_small_layer) runs both products in small_gemm.h and
     takes Lambda through the activation GEMM_PANEL rows at a time, as each
-    panel is done; the others run BLAS."""
+    panel is done; the others run BLAS.  A compacted batch (_gather_batch)
+    computes the first layer's gradient for its live inputs only, into
+    live.weights, and adds it to their columns of G (the others get 0), or
+    with defer leaves it there for _apply_gradient and G's first layer as it was."""
     cdef intp l, b, i, p, p1, U = net.n_units, n_l, n_prev
     cdef const floating* inp
     cdef intp ld_inp
@@ -231,7 +410,14 @@ cdef void _batch_backward(const Layout* net, const floating* params, floating* G
         ld_inp = U if l > 0 else n_prev
         small = _small_layer(net, l)
         Gw = G + net.w_off[l]
-        if small:   # G (n_l, n_prev) += S^T A_prev: A(i, b) = S[b U + i]
+        if l == 0 and live != NULL and live.n_live < n_prev:
+            # (n_l, n_live) = S^T X_live, row-major: (n_live, n_l) column-major
+            _gemm_blocks(c'N', c'T', False, live.n_live, n_l, nb,
+                         <const floating*> live.inputs, live.n_live, S, U, 0,
+                         <floating*> live.weights, live.n_live, _threads_for(net, l))
+            if not defer:
+                _add_live_columns(<const floating*> live.weights, n_l, n_prev, live, Gw)
+        elif small:   # G (n_l, n_prev) += S^T A_prev: A(i, b) = S[b U + i]
             _small_gemm(n_l, n_prev, nb, S, 1, U, inp, ld_inp, Gw, n_prev, Gw, n_prev, False)
         else:
             _gemm_blocks(c'N', c'T', False, n_prev, n_l, nb, inp, ld_inp, S, U, 1,
@@ -258,10 +444,15 @@ cdef void _batch_backward(const Layout* net, const floating* params, floating* G
 
 cdef double _chunk_gradient_blas(const Layout* net, const floating* params,
                                  floating* G, const SampleData* d, const intp* order,
-                                 intp start, intp stop,
-                                 const BatchScratch* scratch) noexcept nogil:
+                                 intp start, intp stop, const BatchScratch* scratch,
+                                 LiveInputs* deferred) noexcept nogil:
     """G += sum over samples order[start:stop] of their weighted gradients;
     returns the weighted sum of their losses.  Dense inputs only.
+
+    With deferred (not NULL), a compacted batch leaves the first layer's
+    gradient in scratch.live.weights, for the live inputs only, and G's first
+    layer as it was; deferred then describes it (_apply_gradient).  Otherwise,
+    and when the batch was not compacted, deferred.n_live is n_in.
 
     BLAS itself runs on one thread (fastnet/threads.py holds it there): its
     own threading may sum an entry in another order for another thread count.
@@ -275,9 +466,10 @@ cdef double _chunk_gradient_blas(const Layout* net, const floating* params,
     cdef floating* xb = <floating*> scratch.inputs
     cdef floating* A = <floating*> scratch.acts
     cdef floating* D = <floating*> scratch.deltas
-    for b in range(nb):      # the batch's inputs, gathered in visiting order
-        memcpy(xb + b * n_in, X + order[start + b] * n_in, n_in * sizeof(floating))
-    _batch_forward(net, params, xb, nb, A, <floating*> scratch.transposed)
+    cdef LiveInputs live = scratch.live
+    # the batch's inputs in visiting order, whole or their live inputs only
+    _gather_batch(net, X, order + start, nb, xb, &live)
+    _batch_forward(net, params, xb, nb, A, <floating*> scratch.transposed, &live)
     for b in range(nb):
         r = order[start + b]
         if d.weights != NULL:
@@ -286,7 +478,9 @@ cdef double _chunk_gradient_blas(const Layout* net, const floating* params,
                       D + b * U + net.a_off[L], weight)
         loss += weight * _sample_loss(net.loss, A + b * U + net.a_off[L],
                                       Y + r * n_out, n_out)
-    _batch_backward(net, params, G, xb, nb, A, D)
+    _batch_backward(net, params, G, xb, nb, A, D, &live, deferred != NULL)
+    if deferred != NULL:
+        deferred[0] = live
     return loss
 
 
@@ -300,21 +494,66 @@ cdef double _batch_gradient_blas(const Layout* net, const floating* params,
     cdef intp lo = start, hi
     while lo < stop:
         hi = lo + scratch.rows if lo + scratch.rows < stop else stop
-        loss += _chunk_gradient_blas(net, params, G, d, order, lo, hi, scratch)
+        loss += _chunk_gradient_blas(net, params, G, d, order, lo, hi, scratch, NULL)
         lo = hi
     return loss
 
 
 cdef void _apply_gradient(const Layout* net, const OptimizerStep* step,
                           floating* params, floating* G, floating* M, floating* V,
-                          double gscale, double reg) noexcept nogil:
-    """Minibatch step: g = gscale G + reg W (biases: gscale G); then G <- 0."""
-    cdef intp l, w0, b0, nw, nb
+                          double gscale, double reg, const LiveInputs* deferred) noexcept nogil:
+    """Minibatch step: g = gscale G + reg W (biases: gscale G); then G <- 0.
+    Zeroed UPDATE_BLOCK values at a time, while they are still in L1.  A
+    first layer whose gradient _chunk_gradient_blas deferred (deferred not
+    NULL, deferred.n_live < n_in) takes it from deferred.weights for the live
+    inputs and 0 for the others; its part of G was left zero."""
+    cdef intp l, w0, b0, nw, nb, j, n
     for l in range(net.n_layers):
         w0 = net.w_off[l]
         b0 = net.b_off[l]
         nw = net.sizes[l] * net.sizes[l + 1]
         nb = net.sizes[l + 1]
-        _update_row(step, params + w0, M + w0, V + w0, G + w0, gscale, reg, nw)
-        _update_row(step, params + b0, M + b0, V + b0, G + b0, gscale, 0, nb)
-        memset(G + w0, 0, (nw + nb) * sizeof(floating))
+        if l == 0 and deferred != NULL and deferred.n_live < net.sizes[0]:
+            _apply_live_gradient(net, step, params, M, V, gscale, reg, deferred)
+        else:
+            j = 0
+            while j < nw:
+                n = min(<intp> UPDATE_BLOCK, nw - j)
+                _update_row(step, params + w0 + j, _at(M, w0 + j), _at(V, w0 + j),
+                            G + w0 + j, gscale, reg, n)
+                memset(G + w0 + j, 0, n * sizeof(floating))
+                j += n
+        _update_row(step, params + b0, _at(M, b0), _at(V, b0), G + b0, gscale, 0, nb)
+        memset(G + b0, 0, nb * sizeof(floating))
+
+
+cdef inline floating* _at(floating* state, intp offset) noexcept nogil:
+    """state + offset, or NULL for an optimizer state the step does not keep."""
+    return state + offset if state != NULL else NULL
+
+
+cdef void _apply_live_gradient(const Layout* net, const OptimizerStep* step,
+                               floating* params, floating* M, floating* V, double gscale,
+                               double reg, const LiveInputs* live) noexcept nogil:
+    """The first layer's step from a deferred gradient (_apply_gradient): row
+    i's live runs from live.weights (n_1, n_live), the gaps between them
+    from live.zeros.  Each weight gets the same g as from G."""
+    cdef intp i, t, k, length, n_in = net.sizes[0], w = net.w_off[0]
+    cdef const floating* Gc = <const floating*> live.weights
+    cdef const floating* zeros = <const floating*> live.zeros
+    for i in range(net.sizes[1]):
+        k = 0
+        for t in range(live.n_runs + 1):
+            # the gap before run t (after the last run: to the row's end)
+            length = (live.runs[2 * t] if t < live.n_runs else n_in) - k
+            if length > 0:
+                _update_row(step, params + w + k, _at(M, w + k), _at(V, w + k), zeros,
+                            gscale, reg, length)
+            if t == live.n_runs:
+                break
+            length = live.runs[2 * t + 1]
+            _update_row(step, params + w + live.runs[2 * t], _at(M, w + live.runs[2 * t]),
+                        _at(V, w + live.runs[2 * t]), Gc, gscale, reg, length)
+            Gc += length
+            k = live.runs[2 * t] + length
+        w += n_in

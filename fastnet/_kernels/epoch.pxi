@@ -247,9 +247,17 @@ cdef double _batch_step(Plan plan, floating* params, floating* M, floating* V,
     or a non-finite loss without taking the step (grad is left zero)."""
     cdef double loss = 0
     cdef floating* acts = <floating*> plan._sample_buffers
+    cdef LiveInputs deferred
+    cdef LiveInputs* first_layer = NULL     # its gradient, if deferred
     if plan.net.alpha > 0:
         loss = 0.5 * plan.net.alpha * _sum_squared_weights(&plan.net, params) / sw_sum
-    if d.X != NULL:
+    if d.X != NULL and stop - start <= batch.rows:
+        # one chunk: a compacted batch's first-layer gradient goes straight
+        # into the update (_apply_gradient), never through G
+        first_layer = &deferred
+        loss += plan.net.loss_scale * _chunk_gradient_blas(
+            &plan.net, params, grad, d, order, start, stop, batch, first_layer) / sw_sum
+    elif d.X != NULL:
         loss += plan.net.loss_scale * _batch_gradient_blas(
             &plan.net, params, grad, d, order, start, stop, batch, 0.0) / sw_sum
     else:
@@ -260,5 +268,5 @@ cdef double _batch_step(Plan plan, floating* params, floating* M, floating* V,
         memset(grad, 0, plan.n_params * sizeof(floating))
         return loss
     _apply_gradient(&plan.net, step, params, grad, M, V, 1.0 / sw_sum,
-                    plan.net.alpha / sw_sum)
+                    plan.net.alpha / sw_sum, first_layer)
     return loss

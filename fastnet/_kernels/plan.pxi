@@ -63,8 +63,8 @@ cdef class Plan:
     cdef bint _columns_on           # a per-sample call steps _columns.wt
     cdef intp _parts_size
     cdef char* _grad                # the minibatch gradient, zeros between steps
-    cdef char* _batch_buffers       # inputs | acts | deltas for _batch_rows samples
-    cdef intp _batch_rows
+    cdef char* _batch_buffers       # live runs | inputs | acts | deltas | ... (_batch_scratch)
+    cdef intp _batch_bytes          # their size
     cdef object _signal_error       # what a signal handler raised in train_epoch
     cdef readonly intp activity_samples  # samples trained on since reset_activity
     cdef char* _undo                # what train_step overwrote (see undo_step)
@@ -176,18 +176,32 @@ cdef class Plan:
         cdef BatchScratch s
         cdef intp width = self.net.sizes[0] + 2 * self.net.n_units
         cdef intp transposed = _transposed_size(&self.net, self.itemsize)
-        if rows > self._batch_rows:
+        # the live inputs are compacted in place: the weights' and zeros' room only
+        cdef intp live = (_live_size(&self.net, rows) - rows * self.net.sizes[0]
+                          if _compacts(&self.net) else 0)
+        cdef intp index = _live_index_size(&self.net) if live > 0 else 0
+        # (the layout depends on use_small_gemms: sized afresh each time)
+        cdef intp size = index * sizeof(intp) + (rows * width + transposed + live) * self.itemsize
+        if size > self._batch_bytes:
             free(self._batch_buffers)
-            self._batch_rows = 0
-            self._batch_buffers = <char*> malloc((rows * width + transposed) * self.itemsize)
+            self._batch_bytes = 0
+            self._batch_buffers = <char*> malloc(size)
             if self._batch_buffers == NULL:
                 raise MemoryError(f"cannot allocate buffers for batches of {rows}")
-            self._batch_rows = rows
+            self._batch_bytes = size
         s.rows = rows
-        s.inputs = self._batch_buffers
-        s.acts = self._batch_buffers + rows * self.net.sizes[0] * self.itemsize
+        # the live inputs' runs first, intp-aligned; the inputs are compacted in place
+        s.live.runs = <intp*> self._batch_buffers if index > 0 else NULL
+        s.inputs = self._batch_buffers + index * sizeof(intp)
+        s.acts = <char*> s.inputs + rows * self.net.sizes[0] * self.itemsize
         s.deltas = <char*> s.acts + rows * self.net.n_units * self.itemsize
         s.transposed = <char*> s.deltas + rows * self.net.n_units * self.itemsize
+        s.live.inputs = s.inputs
+        s.live.weights = <char*> s.transposed + transposed * self.itemsize
+        s.live.zeros = <char*> s.live.weights + self.net.sizes[0] * self.net.sizes[1] * self.itemsize
+        if index > 0:
+            memset(s.live.zeros, 0, self.net.sizes[0] * self.itemsize)
+        s.live.n_live = self.net.sizes[0]
         return s
 
     cdef char* _gradient_buffer(self) except NULL:
@@ -420,7 +434,7 @@ cdef class Plan:
         cdef intp n_tasks = (n + rows - 1) // rows
         cdef int nt = max(1, min(n_threads, n_tasks))
         cdef Layout net = self._unrecorded()
-        cdef floating* acts
+        cdef char* buffers
         cdef intp task
         if params.shape[0] != self.n_params or samples.data.itemsize != sizeof(floating) \
                 or samples.data.n_in != self.net.sizes[0] or out.shape[0] != n \
@@ -430,35 +444,55 @@ cdef class Plan:
             return
         net.par_min = MAX_PARAMETERS   # the threads share rows: each layer one GEMM
         # each thread's activations, then its narrow layers' W^T (batch_pass.pxi)
-        cdef intp per_thread = rows * U + (_transposed_size(&net, sizeof(floating))
-                                           if blocked else 0)
-        acts = <floating*> malloc(nt * per_thread * sizeof(floating))
-        if acts == NULL:
+        # each thread's buffers (_forward_task), a whole number of cache lines
+        cdef intp live = _live_size(&net, rows) if blocked else 0
+        cdef intp index = _live_index_size(&net) if live > 0 else 0
+        cdef intp per_thread = index * sizeof(intp) + (rows * U + live + (
+            _transposed_size(&net, sizeof(floating)) if blocked else 0)) * sizeof(floating)
+        per_thread = (per_thread + 63) // 64 * 64
+        buffers = <char*> malloc(nt * per_thread)
+        if buffers == NULL:
             raise MemoryError("cannot allocate the forward buffers")
         with nogil:
             if nt > 1:
                 for task in prange(n_tasks, num_threads=nt, schedule='static'):
                     _forward_task(&net, &params[0], &samples.data, task, rows, n,
-                                  acts + _thread_id() * per_thread, &out[0, 0], blocked)
+                                  buffers + _thread_id() * per_thread, index > 0,
+                                  &out[0, 0], blocked)
             else:
                 for task in range(n_tasks):
-                    _forward_task(&net, &params[0], &samples.data, task, rows, n, acts,
-                                  &out[0, 0], blocked)
-        free(acts)
+                    _forward_task(&net, &params[0], &samples.data, task, rows, n, buffers,
+                                  index > 0, &out[0, 0], blocked)
+        free(buffers)
 
 
 cdef void _forward_task(const Layout* net, const floating* params, const SampleData* d,
-                        intp task, intp rows, intp n, floating* acts, floating* out,
-                        bint blocked) noexcept nogil:
-    # rows task*rows .. of the samples: one GEMM block, or one sample; acts
-    # holds rows activations, then (blocked) the narrow layers' W^T
+                        intp task, intp rows, intp n, char* buffers, bint compacts,
+                        floating* out, bint blocked) noexcept nogil:
+    # rows task*rows .. of the samples: one GEMM block, or one sample.  buffers
+    # holds (if compacts) the live inputs' runs, then rows activations, then
+    # (blocked) the live inputs and W_1's live columns, and the narrow
+    # layers' W^T (batch_pass.pxi)
     cdef intp r0 = task * rows, r1 = min(r0 + rows, n), b, k
     cdef intp last = net.a_off[net.n_layers - 1], n_out = net.sizes[net.n_layers]
+    cdef LiveInputs live
+    cdef floating* acts = <floating*> (buffers + (_live_index_size(net) * sizeof(intp)
+                                                  if compacts else 0))
+    cdef floating* more = acts + rows * net.n_units
+    cdef const floating* X = <const floating*> d.X + r0 * d.n_in
     if not blocked:
         _forward_row(net, params, d, r0, acts, out + r0 * n_out)
         return
-    _batch_forward(net, params, <const floating*> d.X + r0 * d.n_in, r1 - r0, acts,
-                   acts + rows * net.n_units)
+    live.runs = NULL
+    live.n_live = net.sizes[0]
+    if compacts:
+        live.runs = <intp*> buffers
+        live.inputs = more
+        live.weights = more + rows * net.sizes[0]
+        live.zeros = NULL      # (predictions take no step)
+        more = more + _live_size(net, rows)
+        _gather_batch(net, X, NULL, r1 - r0, NULL, &live)
+    _batch_forward(net, params, X, r1 - r0, acts, more, &live)
     for b in range(r1 - r0):
         for k in range(n_out):
             out[(r0 + b) * n_out + k] = acts[b * net.n_units + last + k]

@@ -93,6 +93,14 @@ class Report:
                 us, "µs/sample", share, bound.binds, work.flops / (us * 1e3),
                 self.roofline.fastest_gemm(work.dtype, threads) if gemm else None)
 
+    def note_live_inputs(self, measurement, share):
+        """Say that fastnet's row of a measurement counts its first-layer work
+        on live inputs only (roofline.live_input_share)."""
+        self.notes.append(
+            f"{measurement}: fastnet's first-layer GEMMs leave out the inputs zero "
+            f"throughout a batch and do {share:.0%} of that layer's work on these inputs; "
+            "its row's GFLOP/s and bound count that work, the peers' rows the whole")
+
     def latency(self, measurement, tool, setting, us, comparison="", key=None):
         """Add a µs-per-call row (a latency: no bound, Python overhead dominates)."""
         figure = Figure(us, "µs/call")

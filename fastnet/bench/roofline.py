@@ -4,9 +4,10 @@ A per-sample SGD step on a network of W weights of s bytes each (8 in
 float64, 4 in float32) cannot beat either of two times:
 
 compute
-    6 W flops — a multiply and an add per weight in the forward pass
-    (z_i = Σ_j w_ij a_j), in backpropagation (Σ_i w_ij δ_i) and in the
-    update (w_ij ← w_ij − η δ_i a_j) — at the machine's FMA peak.
+    6 W − 2 W_1 flops — a multiply and an add per weight in the forward
+    pass (z_i = Σ_j w_ij a_j) and in the update (w_ij ← w_ij − η δ_i a_j),
+    and per weight past the first layer in backpropagation (Σ_i w_ij δ_i:
+    no tool propagates into the inputs) — at the machine's FMA peak.
 weight traffic
     3 W s bytes — each weight is read in the forward pass, then read and
     written in the update (fastnet backpropagates through a row of W in
@@ -30,9 +31,16 @@ inactive for the sample (its δ_i is zero), so it moves fewer bytes and can
 pass 100 % of a traffic bound.  Minibatch training
 moves the weights once per batch of b samples (3 W s / b bytes per sample,
 no fused first layer;
-the GEMMs' re-reads of cached blocks are ignored), still at 6 W flops.
-Inference costs 2 W flops and reads W once per call: W s bytes per row for
-one row, W s / n per row for n rows.
+the GEMMs' re-reads of cached blocks are ignored), still at 6 W − 2 W_1
+flops.  Inference costs 2 W flops and reads W once per call: W s bytes per
+row for one row, W s / n per row for n rows.
+
+fastnet's minibatch GEMMs leave out the inputs that are zero throughout a
+batch (a share of the first layer's weights at least an eighth, in batches
+of 64 rows or more: fastnet/_kernels/batch_pass.pxi), so its own rows
+count only the first-layer flops it does (``live_input_share``), 4 s W_1
+instead of 4 W_1 in training and 2 s W_1 instead of 2 W_1 in inference;
+the peers' rows of the same measurement count the whole work.
 
 A row's bound is the larger of the two times; "% of bound" is that time
 over the measured time, named by what binds (FMA, or the L1 / L2 / L3 /
@@ -84,23 +92,33 @@ class Work:
     dtype: str
 
     @classmethod
-    def training(cls, architecture, dtype, batch_size=1, first_layer_share=1.0):
+    def training(cls, architecture, dtype, batch_size=1, first_layer_share=1.0,
+                 live_share=1.0):
         """One sample of plain SGD at ``batch_size`` (see the module docstring);
         per sample, the fused first-layer sweep visits ``first_layer_share``
-        of that layer's weights."""
+        of that layer's weights; in minibatches, the first layer's GEMMs run
+        on ``live_share`` of its inputs (fastnet's rows: live_input_share)."""
         itemsize = np.dtype(dtype).itemsize
         size = architecture.weights * itemsize
+        first_weights = architecture.units[0] * architecture.units[1]
         traffic = TRAINING_PASSES * size / batch_size
         if batch_size == 1:
-            first = architecture.units[0] * architecture.units[1] * itemsize
-            traffic += (FUSED_FIRST_LAYER_PASSES * first_layer_share - TRAINING_PASSES) * first
-        return cls(FLOPS_PER_WEIGHT_TRAINING * architecture.weights, traffic, size, dtype)
+            traffic += ((FUSED_FIRST_LAYER_PASSES * first_layer_share - TRAINING_PASSES)
+                        * first_weights * itemsize)
+        # backpropagation stops at the first layer: 2 flops per weight fewer there
+        flops = (FLOPS_PER_WEIGHT_TRAINING * architecture.weights - 2 * first_weights
+                 - 4 * (1 - live_share) * first_weights)
+        return cls(flops, traffic, size, dtype)
 
     @classmethod
-    def inference(cls, architecture, dtype, rows=1):
-        """One row of a forward pass over ``rows`` rows at a time."""
+    def inference(cls, architecture, dtype, rows=1, live_share=1.0):
+        """One row of a forward pass over ``rows`` rows at a time, its first
+        layer on ``live_share`` of the inputs (fastnet's rows: live_input_share)."""
         size = architecture.weights * np.dtype(dtype).itemsize
-        return cls(FLOPS_PER_WEIGHT_INFERENCE * architecture.weights, size / rows, size, dtype)
+        first_weights = architecture.units[0] * architecture.units[1]
+        flops = FLOPS_PER_WEIGHT_INFERENCE * (architecture.weights
+                                              - (1 - live_share) * first_weights)
+        return cls(flops, size / rows, size, dtype)
 
 
 def visited_input_share(X, block=1):
@@ -118,6 +136,29 @@ def visited_input_share(X, block=1):
     share_live = live.mean(axis=0)
     visited = np.sum(1 - (1 - share_live) ** 2) * block + (n_in - n_blocked)
     return float(visited / n_in)
+
+
+# fastnet's rule for leaving dead inputs out of a minibatch's first-layer
+# GEMMs (fastnet/_kernels/batch_pass.pxi: COMPACT_MIN_ROWS, COMPACT_MIN_DEAD_SHARE)
+COMPACT_MIN_ROWS = 64
+COMPACT_MIN_DEAD_SHARE = 1 / 8
+
+
+def live_input_share(X, batch_size, shuffle=True, seed=0):
+    """The share of the first layer's GEMM work fastnet's minibatches do on
+    ``X``: batches of ``batch_size`` rows (one epoch in a random order, or
+    consecutive blocks without ``shuffle``), each counting the inputs not
+    zero throughout it where fastnet leaves the others out, and all of them
+    where it does not (fewer than COMPACT_MIN_ROWS rows, or fewer than
+    COMPACT_MIN_DEAD_SHARE of the inputs dead)."""
+    order = np.random.default_rng(seed).permutation(len(X)) if shuffle else np.arange(len(X))
+    done = 0.0
+    for start in range(0, len(X), batch_size):
+        rows = X[order[start:start + batch_size]]
+        live = float((rows != 0).any(axis=0).mean())
+        compacted = len(rows) >= COMPACT_MIN_ROWS and 1 - live >= COMPACT_MIN_DEAD_SHARE
+        done += len(rows) * (live if compacted else 1.0)
+    return done / len(X)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from .classifiers import classifier_epochs, time_classifier_epoch
 from .report import faster_text, threads_text
-from .roofline import Work, visited_input_share
+from .roofline import Work, live_input_share, visited_input_share
 from .settings import BATCH_SIZE, WIDE_HIDDEN, Architecture
 from .timing import interleaved_min_seconds
 from .torch_peer import time_torch_epoch, torch_epochs
@@ -134,9 +134,14 @@ def minibatch_section(report, section, setup, title, X, y, architecture, budget,
 
     measurement = f"{section}, {title} {architecture}"
     work = Work.training(architecture, "float64", BATCH_SIZE)
+    share = live_input_share(X, BATCH_SIZE)
+    own_work = Work.training(architecture, "float64", BATCH_SIZE, live_share=share)
+    if share < 1:
+        report.note_live_inputs(measurement, share)
     for threads in thread_counts:
         def add(tool, comparison=True):
-            report.throughput(measurement, tool, us[tool], work, threads,
+            report.throughput(measurement, tool, us[tool],
+                              own_work if tool == "fastnet" else work, threads,
                               faster_text(us[tool], us["fastnet"]) if comparison else "",
                               key=(section, title, tool) if threads == 1 else None,
                               gemm=True)
