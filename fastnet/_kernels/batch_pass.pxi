@@ -50,7 +50,7 @@ cdef struct LiveInputs:
     intp n_live             # how many live inputs; n_in when the batch is not compacted
     void* inputs            # (rows, n_in): room for the batch's live inputs, (nb, n_live)
     void* weights           # (n_1, n_in): room for W_1's live columns, then their gradient
-    void* zeros             # (n_in,) zeros: the dead inputs' gradient (_apply_gradient)
+    void* row               # (n_in,): one first-layer gradient row (_apply_live_gradient)
 
 
 cdef struct BatchScratch:
@@ -134,7 +134,7 @@ cdef inline bint _compacts(const Layout* net) noexcept nogil:
 
 cdef intp _live_size(const Layout* net, intp rows) noexcept nogil:
     """Elements of a LiveInputs' buffers for batches of `rows` samples: the
-    inputs, the weights and the zeros (0 when the first layer does not compact)."""
+    inputs, the weights and a gradient row (0 when the first layer does not compact)."""
     if not _compacts(net):
         return 0
     return (rows + net.sizes[1] + 1) * net.sizes[0]
@@ -506,7 +506,8 @@ cdef void _apply_gradient(const Layout* net, const OptimizerStep* step,
     Zeroed UPDATE_BLOCK values at a time, while they are still in L1.  A
     first layer whose gradient _chunk_gradient_blas deferred (deferred not
     NULL, deferred.n_live < n_in) takes it from deferred.weights for the live
-    inputs and 0 for the others; its part of G was left zero."""
+    inputs and 0 for the others (_apply_live_gradient); its part of G was
+    left zero."""
     cdef intp l, w0, b0, nw, nb, j, n
     for l in range(net.n_layers):
         w0 = net.w_off[l]
@@ -535,25 +536,20 @@ cdef inline floating* _at(floating* state, intp offset) noexcept nogil:
 cdef void _apply_live_gradient(const Layout* net, const OptimizerStep* step,
                                floating* params, floating* M, floating* V, double gscale,
                                double reg, const LiveInputs* live) noexcept nogil:
-    """The first layer's step from a deferred gradient (_apply_gradient): row
-    i's live runs from live.weights (n_1, n_live), the gaps between them
-    from live.zeros.  Each weight gets the same g as from G."""
-    cdef intp i, t, k, length, n_in = net.sizes[0], w = net.w_off[0]
+    """The first layer's step from a deferred gradient (_apply_gradient):
+    each row of W_1 in one _update_row, its gradient laid out in live.row,
+    the live runs copied from live.weights (n_1, n_live), zeros between them.
+    Each weight gets the same g as from G."""
+    cdef intp i, t, k, start, length, n_in = net.sizes[0], w = net.w_off[0]
     cdef const floating* Gc = <const floating*> live.weights
-    cdef const floating* zeros = <const floating*> live.zeros
+    cdef floating* row = <floating*> live.row
+    memset(row, 0, n_in * sizeof(floating))    # the dead inputs' places stay 0
     for i in range(net.sizes[1]):
-        k = 0
-        for t in range(live.n_runs + 1):
-            # the gap before run t (after the last run: to the row's end)
-            length = (live.runs[2 * t] if t < live.n_runs else n_in) - k
-            if length > 0:
-                _update_row(step, params + w + k, _at(M, w + k), _at(V, w + k), zeros,
-                            gscale, reg, length)
-            if t == live.n_runs:
-                break
+        for t in range(live.n_runs):
+            start = live.runs[2 * t]
             length = live.runs[2 * t + 1]
-            _update_row(step, params + w + live.runs[2 * t], _at(M, w + live.runs[2 * t]),
-                        _at(V, w + live.runs[2 * t]), Gc, gscale, reg, length)
+            for k in range(length):
+                row[start + k] = Gc[k]
             Gc += length
-            k = live.runs[2 * t] + length
+        _update_row(step, params + w, _at(M, w), _at(V, w), row, gscale, reg, n_in)
         w += n_in

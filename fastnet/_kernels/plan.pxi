@@ -176,7 +176,7 @@ cdef class Plan:
         cdef BatchScratch s
         cdef intp width = self.net.sizes[0] + 2 * self.net.n_units
         cdef intp transposed = _transposed_size(&self.net, self.itemsize)
-        # the live inputs are compacted in place: the weights' and zeros' room only
+        # the live inputs are compacted in place: the weights' and the row's room only
         cdef intp live = (_live_size(&self.net, rows) - rows * self.net.sizes[0]
                           if _compacts(&self.net) else 0)
         cdef intp index = _live_index_size(&self.net) if live > 0 else 0
@@ -198,9 +198,7 @@ cdef class Plan:
         s.transposed = <char*> s.deltas + rows * self.net.n_units * self.itemsize
         s.live.inputs = s.inputs
         s.live.weights = <char*> s.transposed + transposed * self.itemsize
-        s.live.zeros = <char*> s.live.weights + self.net.sizes[0] * self.net.sizes[1] * self.itemsize
-        if index > 0:
-            memset(s.live.zeros, 0, self.net.sizes[0] * self.itemsize)
+        s.live.row = <char*> s.live.weights + self.net.sizes[0] * self.net.sizes[1] * self.itemsize
         s.live.n_live = self.net.sizes[0]
         return s
 
@@ -489,7 +487,7 @@ cdef void _forward_task(const Layout* net, const floating* params, const SampleD
         live.runs = <intp*> buffers
         live.inputs = more
         live.weights = more + rows * net.sizes[0]
-        live.zeros = NULL      # (predictions take no step)
+        live.row = NULL        # (predictions take no step)
         more = more + _live_size(net, rows)
         _gather_batch(net, X, NULL, r1 - r0, NULL, &live)
     _batch_forward(net, params, X, r1 - r0, acts, more, &live)
