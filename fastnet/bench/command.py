@@ -97,8 +97,10 @@ def print_report(report, budget, markdown):
           "times its turn so); "
           "per-sample scikit-learn and PyTorch rows time a subset "
           "where shown; 'comparison' is a ratio of timings of this run")
-    print("note: GFLOP/s counts 6 flops per weight per training sample (2 per row of "
-          "inference); GB/s counts the weights' traffic, 3 × their bytes per sample (read "
+    print("note: GFLOP/s counts 6 flops per weight per training sample, 2 fewer per "
+          "first-layer weight (nothing backpropagates into the inputs), and 2 per weight per "
+          "row of inference; fastnet's minibatch and predict_proba rows count only the "
+          "first-layer work on the inputs it does not leave out (see its note); GB/s counts the weights' traffic, 3 × their bytes per sample (read "
           "forward, read and write in the update; 2 × for the first layer of per-sample SGD, "
           "whose update sweep also computes the next sample's forward pass, times the share "
           "of it the sweep visits; per batch of 200 "
