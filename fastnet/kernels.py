@@ -64,6 +64,7 @@ PARALLEL_MIN_WEIGHTS = module.PARALLEL_MIN_WEIGHTS
 GRADIENT_CHUNK_ROWS = module.GRADIENT_CHUNK_ROWS
 FORWARD_BLOCK_ROWS = module.FORWARD_BLOCK_ROWS
 all_finite = module.all_finite
+leaves_out_dead_inputs = module.leaves_out_dead_inputs
 layer_offsets = portable.layer_offsets
 Activation = portable.Activation
 Loss = portable.Loss

@@ -790,6 +790,11 @@ def test_live_input_batches_equal_whole_ones_to_rounding(build, units, n_threads
     W = params[w0:w0 + units[0] * units[1]].reshape(units[1], units[0])
     G = grad[w0:w0 + units[0] * units[1]].reshape(units[1], units[0])
     np.testing.assert_allclose(G[:, dead], 1e-3 * W[:, dead] / rows, rtol=rtol)
+    # what the bench asks: which first layers leave dead inputs out
+    assert build.leaves_out_dead_inputs(*units[:2])
+    assert build.leaves_out_dead_inputs(64, 100) == (not build.HAS_SMALL_GEMMS)
+    with live_inputs(build, False):
+        assert not build.leaves_out_dead_inputs(*units[:2])
     # the same plan on inputs without dead columns compacts nothing
     with live_inputs(build, True):
         before = build.compacted_batches()

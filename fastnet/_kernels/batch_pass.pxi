@@ -121,6 +121,14 @@ def use_live_inputs(enabled):
     return previous
 
 
+def leaves_out_dead_inputs(n_inputs, n_first):
+    """Whether a one-thread plan whose first layer has these sizes leaves
+    its minibatches' dead inputs out (_compacts): not where that layer runs
+    in small_gemm.h."""
+    return bool(_live_inputs and not (_small_gemms and n_inputs * n_first
+                                      <= SMALL_GEMM_MAX_WEIGHTS))
+
+
 def compacted_batches():
     """How many batches this process has compacted to their live inputs."""
     return fastnet_compacted()

@@ -150,7 +150,9 @@ def live_input_share(X, batch_size, shuffle=True, seed=0):
     consecutive blocks without ``shuffle``), each counting the inputs not
     zero throughout it where fastnet leaves the others out, and all of them
     where it does not (fewer than COMPACT_MIN_ROWS rows, or fewer than
-    COMPACT_MIN_DEAD_SHARE of the inputs dead)."""
+    COMPACT_MIN_DEAD_SHARE of the inputs dead).  Callers check first that
+    the network's first layer leaves any out at all
+    (``fastnet.kernels.leaves_out_dead_inputs``)."""
     order = np.random.default_rng(seed).permutation(len(X)) if shuffle else np.arange(len(X))
     done = 0.0
     for start in range(0, len(X), batch_size):
