@@ -160,13 +160,12 @@ cdef inline const floating* _batch_row(const floating* X, intp n_in, const intp*
     return X + (rows[b] if rows != NULL else b) * n_in
 
 
-cdef bint _gather_batch(const Layout* net, const floating* X, const intp* rows, intp nb,
+cdef void _gather_batch(const Layout* net, const floating* X, const intp* rows, intp nb,
                         floating* out, LiveInputs* live) noexcept nogil:
     """Find the live inputs of the batch's nb rows (_batch_row) and, if enough
     are dead (COMPACT_MIN_ROWS, COMPACT_MIN_DEAD_SHARE), write the rows' live
     inputs to live.inputs, (nb, n_live); then live.n_live < n_in.  Otherwise,
-    when out is not NULL, copy the rows whole to out, (nb, n_in).  Returns
-    whether the batch was compacted."""
+    when out is not NULL, copy the rows whole to out, (nb, n_in)."""
     cdef intp n_in = net.sizes[0], b, k, t, n_live = 0, n_runs = 0, start, length
     cdef unsigned char* mask
     cdef const floating* x
@@ -204,11 +203,10 @@ cdef bint _gather_batch(const Layout* net, const floating* X, const intp* rows, 
                     for k in range(length):
                         dst[k] = x[start + k]
                     dst += length
-            return True
+            return
     if out != NULL:
         for b in range(nb):
             memcpy(out + b * n_in, _batch_row(X, n_in, rows, b), n_in * sizeof(floating))
-    return False
 
 
 cdef inline void _small_gemm(intp m, intp n, intp K, const floating* A, intp ar, intp ak,
