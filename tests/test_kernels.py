@@ -651,12 +651,18 @@ SMALL_GEMM_UNITS = [[64, 100, 10], [7, 3, 1], [13, 37, 26, 5], [33, 50, 17, 2]]
 
 
 @contextlib.contextmanager
-def small_gemms(build, enabled):
-    previous = build.use_small_gemms(enabled)
+def switched(switch, enabled):
+    """A kernels switch (use_small_gemms, use_live_inputs) set to enabled,
+    then back to what it was."""
+    previous = switch(enabled)
     try:
         yield
     finally:
-        build.use_small_gemms(previous)
+        switch(previous)
+
+
+def small_gemms(build, enabled):
+    return switched(build.use_small_gemms, enabled)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
@@ -702,13 +708,8 @@ def test_small_gemm_passes_equal_blas_to_rounding(build, units, rows, dtype):
     np.testing.assert_allclose(out, out_b, rtol=rtol, atol=rtol * 1e-3)
 
 
-@contextlib.contextmanager
 def live_inputs(build, enabled):
-    previous = build.use_live_inputs(enabled)
-    try:
-        yield
-    finally:
-        build.use_live_inputs(previous)
+    return switched(build.use_live_inputs, enabled)
 
 
 def with_dead_inputs(rng, rows, n_in, dtype):
