@@ -9,6 +9,7 @@ import types
 import numpy as np
 import pytest
 
+import fastnet.kernels
 from fastnet.bench import classifiers
 from fastnet.bench.command import parse_args
 from fastnet.bench.data import repeat_rows
@@ -16,8 +17,8 @@ from fastnet.bench.fann import FannDriver
 from fastnet.bench.inference import LATENCY, latency_section, one_row_call
 from fastnet.bench.native import c_compiler, compile_program, run_program
 from fastnet.bench.report import Figure, Report, faster_text, format_table, significant
-from fastnet.bench.roofline import (Bound, Roofline, Work, live_input_share, memory_level,
-                                    visited_input_share)
+from fastnet.bench.roofline import (Bound, Roofline, Work, fastnet_live_share, live_input_share,
+                                    memory_level, visited_input_share)
 from fastnet.bench.settings import QUICK, Architecture
 from fastnet.bench.targets import TARGETS, target_rows
 from fastnet.bench.timing import (interleaved_median_call_seconds, interleaved_min_seconds,
@@ -85,6 +86,15 @@ def test_live_input_share_follows_the_kernels_rule():
     # a shuffled epoch: the same rows in another order
     assert live_input_share(X, 160) == pytest.approx(1.0)
     assert 0 < live_input_share(X[:128], 64) == pytest.approx(0.5)
+
+
+def test_fastnet_live_share_is_whole_where_the_first_layer_leaves_nothing_out():
+    X = np.zeros((128, 64))
+    X[:, :32] = 1.0
+    wide = Architecture(64, (2048,))           # 131,072 weights: BLAS, compacts
+    assert fastnet_live_share(X, wide, 64, shuffle=False) == pytest.approx(0.5)
+    narrow = fastnet_live_share(X, DIGITS, 64, shuffle=False)
+    assert narrow == (1.0 if fastnet.kernels.module.HAS_SMALL_GEMMS else pytest.approx(0.5))
 
 
 def test_fused_first_layer_counts_the_share_it_visits():

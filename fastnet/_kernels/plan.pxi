@@ -176,9 +176,8 @@ cdef class Plan:
         cdef BatchScratch s
         cdef intp width = self.net.sizes[0] + 2 * self.net.n_units
         cdef intp transposed = _transposed_size(&self.net, self.itemsize)
-        # the live inputs are compacted in place: the weights' and the row's room only
-        cdef intp live = (_live_size(&self.net, rows) - rows * self.net.sizes[0]
-                          if _compacts(&self.net) else 0)
+        # the live inputs are compacted in place: room for the weights and the row only
+        cdef intp live = _live_size(&self.net, 0)
         cdef intp index = _live_index_size(&self.net) if live > 0 else 0
         # (the layout depends on use_small_gemms: sized afresh each time)
         cdef intp size = index * sizeof(intp) + (rows * width + transposed + live) * self.itemsize

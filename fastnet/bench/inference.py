@@ -7,10 +7,10 @@ thread: fastnet ``n_jobs=1``, one BLAS thread.
 """
 from threadpoolctl import threadpool_limits
 
-from ..kernels import FORWARD_BLOCK_ROWS, leaves_out_dead_inputs
+from ..kernels import FORWARD_BLOCK_ROWS
 from .data import repeat_rows
 from .report import faster_text
-from .roofline import Work, live_input_share
+from .roofline import Work, fastnet_live_share
 from .settings import CLASSES, DIGITS_HIDDEN, INFERENCE_HIDDEN, INFERENCE_ROWS, Architecture
 from .timing import interleaved_median_call_seconds, min_seconds, quiet
 
@@ -73,8 +73,7 @@ def predict_proba_section(report, X, y, budget):
     measurement = f"{PREDICT_PROBA}, {architecture}"
     work = Work.inference(architecture, "float64", rows=INFERENCE_ROWS)
     # fastnet predicts in blocks of FORWARD_BLOCK_ROWS rows, one after another
-    share = (live_input_share(X_rows, FORWARD_BLOCK_ROWS, shuffle=False)
-             if leaves_out_dead_inputs(*architecture.units[:2]) else 1.0)
+    share = fastnet_live_share(X_rows, architecture, FORWARD_BLOCK_ROWS, shuffle=False)
     own_work = Work.inference(architecture, "float64", rows=INFERENCE_ROWS, live_share=share)
     if share < 1:
         report.note_live_inputs(measurement, share)

@@ -67,6 +67,7 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from ..kernels import leaves_out_dead_inputs
 from .native import compile_program, run_program
 from .timing import min_seconds
 
@@ -144,15 +145,22 @@ COMPACT_MIN_ROWS = 64
 COMPACT_MIN_DEAD_SHARE = 1 / 8
 
 
+def fastnet_live_share(X, architecture, batch_size, shuffle=True):
+    """live_input_share for fastnet's rows of ``architecture``: 1 where its
+    first layer leaves no input out (it runs in small_gemm.h)."""
+    if not leaves_out_dead_inputs(*architecture.units[:2]):
+        return 1.0
+    return live_input_share(X, batch_size, shuffle)
+
+
 def live_input_share(X, batch_size, shuffle=True, seed=0):
     """The share of the first layer's GEMM work fastnet's minibatches do on
     ``X``: batches of ``batch_size`` rows (one epoch in a random order, or
     consecutive blocks without ``shuffle``), each counting the inputs not
     zero throughout it where fastnet leaves the others out, and all of them
     where it does not (fewer than COMPACT_MIN_ROWS rows, or fewer than
-    COMPACT_MIN_DEAD_SHARE of the inputs dead).  Callers check first that
-    the network's first layer leaves any out at all
-    (``fastnet.kernels.leaves_out_dead_inputs``)."""
+    COMPACT_MIN_DEAD_SHARE of the inputs dead).  fastnet_live_share checks
+    first that the network's first layer leaves any out at all."""
     order = np.random.default_rng(seed).permutation(len(X)) if shuffle else np.arange(len(X))
     done = 0.0
     for start in range(0, len(X), batch_size):

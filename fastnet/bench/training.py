@@ -6,10 +6,9 @@ targets summary quotes are recorded under keys ``(section, data, tool[, dtype])`
 """
 from dataclasses import dataclass
 
-from ..kernels import leaves_out_dead_inputs
 from .classifiers import classifier_epochs, time_classifier_epoch
 from .report import faster_text, threads_text
-from .roofline import Work, live_input_share, visited_input_share
+from .roofline import Work, fastnet_live_share, visited_input_share
 from .settings import BATCH_SIZE, WIDE_HIDDEN, Architecture
 from .timing import interleaved_min_seconds
 from .torch_peer import time_torch_epoch, torch_epochs
@@ -135,8 +134,7 @@ def minibatch_section(report, section, setup, title, X, y, architecture, budget,
 
     measurement = f"{section}, {title} {architecture}"
     work = Work.training(architecture, "float64", BATCH_SIZE)
-    share = (live_input_share(X, BATCH_SIZE)
-             if leaves_out_dead_inputs(*architecture.units[:2]) else 1.0)
+    share = fastnet_live_share(X, architecture, BATCH_SIZE)
     own_work = Work.training(architecture, "float64", BATCH_SIZE, live_share=share)
     if share < 1:
         report.note_live_inputs(measurement, share)
