@@ -61,6 +61,7 @@ module = load(NAME)
 Plan = module.Plan
 Samples = module.Samples
 PARALLEL_MIN_WEIGHTS = module.PARALLEL_MIN_WEIGHTS
+GEMM_SLICE_ROWS = module.GEMM_SLICE_ROWS
 GRADIENT_CHUNK_ROWS = module.GRADIENT_CHUNK_ROWS
 FORWARD_BLOCK_ROWS = module.FORWARD_BLOCK_ROWS
 all_finite = module.all_finite

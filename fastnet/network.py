@@ -192,16 +192,17 @@ class BaseNetwork(OnlineStep, StochasticSolver, LbfgsSolver, LayerWeights, BaseE
         acts, layout = self._layer_acts, self._layout
         settings = (self._loss, self._fused, self._loss_scale(), float(self.alpha),
                     self._params.dtype, self._n_threads(), kernels.PARALLEL_MIN_WEIGHTS,
-                    self._weights_scale_steps)
+                    kernels.GEMM_SLICE_ROWS, self._weights_scale_steps)
         cached = self.__dict__.get("_plan_key")
         if cached is None or cached[0] is not acts or cached[1] is not layout \
                 or cached[2] != settings:
-            loss, fused, loss_scale, alpha, dtype, n_threads, par_min, scale = settings
+            (loss, fused, loss_scale, alpha, dtype, n_threads, par_min, slice_rows,
+             scale) = settings
             self._plan = kernels.Plan(
                 layout.units, [CODES[a.name] for a in acts], [a.params() for a in acts],
                 LOSSES[loss], fused_delta=fused, loss_scale=loss_scale, alpha=alpha,
                 dtype=dtype, n_threads=n_threads, parallel_min_weights=par_min,
-                weights_scale_steps=scale)
+                gemm_slice_rows=slice_rows, weights_scale_steps=scale)
             self._plan_key = (acts, layout, settings)
         return self._plan
 

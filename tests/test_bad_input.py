@@ -898,6 +898,7 @@ BAD_KERNEL_CALLS = {
     "plan_dtype_object": lambda b: plan_of(b, [3, 2], dtype=object),
     "plan_parallel_min_weights_negative": lambda b: plan_of(b, [3, 2],
                                                             parallel_min_weights=-1),
+    "plan_gemm_slice_rows_zero": lambda b: plan_of(b, [3, 2], gemm_slice_rows=0),
     "dense_3d": lambda b: dense(b, np.ones((4, 3, 1))),
     "dense_0d": lambda b: dense(b, np.array(1.0)),
     "dense_none": lambda b: b.Samples.dense(None),

@@ -5,8 +5,8 @@ wide, two neuron chunks), activations (names, ``Logistic(L, k, x0)``,
 ``ELU(alpha)``, a list per layer), an output activation and loss, a solver
 and its settings, a dtype, dense / CSR / CSC input (unsorted and duplicate
 CSR entries too), sample weights, a thread count (also with
-``PARALLEL_MIN_WEIGHTS = 0``, so that the threaded loops run on these small
-layers) and a kernel build.  The properties:
+``PARALLEL_MIN_WEIGHTS = 0`` and ``GEMM_SLICE_ROWS = 1``, so that the threaded
+loops and GEMM slices run on these small layers) and a kernel build.  The properties:
 
 - with bounded data and small steps, a fit gives finite weights, or raises
   ValueError and leaves finite weights; its predictions equal the numpy
@@ -288,6 +288,7 @@ def kernel_context(case):
         mp.setattr(fastnet.kernels, "Samples", module.Samples)
         if case.threaded:
             mp.setattr(fastnet.kernels, "PARALLEL_MIN_WEIGHTS", 0)
+            mp.setattr(fastnet.kernels, "GEMM_SLICE_ROWS", 1)
         yield
 
 

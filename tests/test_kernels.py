@@ -499,7 +499,8 @@ def test_fused_sweeps_skipping_zeros_are_bit_identical(build, dtype, n_threads, 
         sw[[3, 4, 5, 17, 39]] = 0
     coefs, intercepts = random_weights(rng, [n_in, n_hidden, 3])
     plan = make_plan(build, [n_in, n_hidden, 3], ["relu", "softmax"], "cross_entropy",
-                     dtype=dtype, n_threads=n_threads, parallel_min_weights=0)
+                     dtype=dtype, n_threads=n_threads, parallel_min_weights=0,
+                     gemm_slice_rows=1)
     samples = make_samples(build, X, Y, sw, dtype=dtype)
     order = rng.permutation(40).astype(np.intp)
     runs, empty = [], np.empty(0, dtype)
@@ -754,7 +755,8 @@ def test_live_input_batches_equal_whole_ones_to_rounding(build, units, n_threads
     for enabled in (True, False):
         with live_inputs(build, enabled):
             plan = make_plan(build, units, acts, "cross_entropy", dtype=dtype, alpha=1e-3,
-                             n_threads=n_threads, parallel_min_weights=0)
+                             n_threads=n_threads, parallel_min_weights=0,
+                             gemm_slice_rows=1)
             before = build.compacted_batches()
             grad = np.empty_like(params)
             got = [plan.loss_and_gradient(params, grad, samples), grad]
@@ -973,10 +975,13 @@ def thread_problem():
     return X, Y, random_weights(rng, THREAD_UNITS)
 
 
-def thread_plan(build, n_threads, alpha=0.0):
-    """Every layer on the threaded code (parallel_min_weights=0)."""
+def thread_plan(build, n_threads, alpha=0.0, slice_rows=1):
+    """Every layer on the threaded code (parallel_min_weights=0), its
+    minibatch GEMMs in four slices (gemm_slice_rows=1) unless slice_rows
+    asks for fewer."""
     return make_plan(build, THREAD_UNITS, ["tanh", "tanh", "softmax"], "cross_entropy",
-                     alpha=alpha, n_threads=n_threads, parallel_min_weights=0)
+                     alpha=alpha, n_threads=n_threads, parallel_min_weights=0,
+                     gemm_slice_rows=slice_rows)
 
 
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
@@ -1010,12 +1015,20 @@ def test_train_epoch_bit_identical_for_1_and_2_threads(build, request, case, spa
         np.testing.assert_array_equal(a, b)
 
 
+# gemm_slice_rows: four slices of every threaded GEMM; three of the 100-neuron
+# layer's and one of the others' (30); one GEMM each (the default, 256)
+SLICE_ROWS = {"4_slices": 1, "3_or_1_slices": 30, "default": 256}
+
+
+@pytest.mark.parametrize("slices", list(SLICE_ROWS))
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
-def test_loss_and_gradient_bit_identical_for_1_and_2_threads(build, sparse):
+def test_loss_and_gradient_bit_identical_for_1_and_2_threads(build, sparse, slices):
     X, Y, (coefs, intercepts) = thread_problem()
     with threadpool_limits(limits=1, user_api="blas"):
-        results = [kernel_gradient(build, thread_plan(build, n_threads, 0.01), coefs,
-                                   intercepts, X, Y, sparse=sparse) for n_threads in (1, 2)]
+        results = [kernel_gradient(build, thread_plan(build, n_threads, 0.01,
+                                                      SLICE_ROWS[slices]),
+                                   coefs, intercepts, X, Y, sparse=sparse)
+                   for n_threads in (1, 2)]
     assert results[0][0] == results[1][0]
     for a, b in zip(results[0][1], results[1][1]):
         np.testing.assert_array_equal(a, b)
@@ -1037,7 +1050,8 @@ def test_training_flushes_subnormal_state_on_every_thread(build, n_threads):
     caller and the OpenMP workers: a zero-gradient weight's velocity 1e-310
     decays to 0, not to the subnormal 0.9e-310, in both 32-row chunks."""
     plan = make_plan(build, [2, 64], ["identity"], "squared_error",
-                     n_threads=n_threads, parallel_min_weights=0)
+                     n_threads=n_threads, parallel_min_weights=0,
+                     gemm_slice_rows=1)
     params = np.zeros(plan.n_params)
     velocity = np.full(plan.n_params, 1e-310)
     samples = make_samples(build, np.array([[1.0, 0.0]]), np.ones((1, 64)))
@@ -1055,7 +1069,8 @@ def _train(build, hidden, kind, batch_size):
     Y = (X[:, 0] - X[:, 1])[:, None]
     coefs, intercepts = random_weights(rng, [40, hidden, 1])
     plan = make_plan(build, [40, hidden, 1], ["relu", "identity"], "squared_error",
-                     n_threads=2, parallel_min_weights=0)
+                     n_threads=2, parallel_min_weights=0,
+                     gemm_slice_rows=1)
     params = pack(build, coefs, intercepts)
     samples = make_samples(build, X, Y)
     if kind == "gradient":

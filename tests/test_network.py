@@ -452,12 +452,14 @@ THREAD_CASES = {
 def test_n_jobs_bit_identical(monkeypatch, request, case, sparse):
     """n_jobs=1 and n_jobs=2 give bit-identical weights and predictions.
 
-    PARALLEL_MIN_WEIGHTS = 0 puts every layer on the threaded code; the
+    PARALLEL_MIN_WEIGHTS = 0 puts every layer on the threaded code and
+    GEMM_SLICE_ROWS = 1 cuts its minibatch GEMMs into four slices; the
     second hidden layer's 100 neurons are four 32-row chunks whose partial
     sums of W^T s (1.20) must be added in one fixed order.  Without OpenMP
     (has_openmp() False) both runs are serial and the test holds trivially;
     the report's user_properties say which happened."""
     monkeypatch.setattr(fastnet.kernels, "PARALLEL_MIN_WEIGHTS", 0)
+    monkeypatch.setattr(fastnet.kernels, "GEMM_SLICE_ROWS", 1)
     request.node.user_properties.append(("openmp_threads_ran", fastnet.kernels.has_openmp()))
     rng = np.random.default_rng(6)
     X = rng.uniform(-1, 1, (128, 20))

@@ -51,6 +51,7 @@ X[rng.random(X.shape) < 0.5] = 0.0
 Y = rng.uniform(-1, 1, (40, 3))
 labels = rng.integers(0, 3, 40)
 fastnet.kernels.PARALLEL_MIN_WEIGHTS = 0
+fastnet.kernels.GEMM_SLICE_ROWS = 1
 for build in fastnet.kernels.available_builds():
     module = fastnet.kernels.load(build)
     fastnet.kernels.Plan, fastnet.kernels.Samples = module.Plan, module.Samples

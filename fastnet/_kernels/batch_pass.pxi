@@ -17,7 +17,7 @@ cdef extern from "small_gemm.h":
                               float* C, intp ldc, int padded) noexcept nogil
 
 cdef enum:
-    GEMM_BLOCKS = 4     # fixed slices of a threaded layer's GEMMs (see _gemm_blocks)
+    GEMM_BLOCKS = 4     # most slices of a threaded layer's GEMMs (see _gemm_blocks)
     GEMM_PANEL = 16     # rows of a narrow layer's product activated while in L1
     UPDATE_BLOCK = 2048 # gradient values a minibatch step updates, then zeroes, at a time
     # A layer runs its minibatch products through small_gemm.h up to this many
@@ -293,36 +293,45 @@ cdef inline void _gemm_block(char transa, char transb, bint split_m, int m, int 
 cdef void _gemm_blocks(char transa, char transb, bint split_m, int m, int n,
                        int k, const floating* A, int lda, const floating* B,
                        int ldb, floating beta, floating* C, int ldc,
-                       int nt) noexcept nogil:
+                       int nt, intp slice_rows) noexcept nogil:
     """C <- op(A) op(B) + beta C, for a layer that nt threads share (nt >= 1)
     or that is never threaded (nt == 0: one GEMM).
 
-    A shared layer's output is cut into GEMM_BLOCKS slices of its rows
-    (split_m) or columns, never along the summed dimension k.  The slices are
-    the same for any thread count and each is one BLAS call on the same
-    operands, so the result is bit-identical whether one thread or several
-    take them (BLAS may sum a slice differently from the whole: its kernels
-    for small matrices do).  Splitting rows of C needs rows of op(A): A + i
+    A shared layer's output is cut into slices of its rows (split_m) or
+    columns, never along the summed dimension k: as many as give each slice
+    at least slice_rows of them, at most GEMM_BLOCKS (_gemm_slices).  The
+    slices depend on the shape alone, never on the thread count, and each is
+    one BLAS call on the same operands, so the result is bit-identical
+    whether one thread or several take them (BLAS may sum a slice
+    differently from the whole: its kernels for small matrices and for the
+    edges of its tiles do).  Splitting rows of C needs rows of op(A): A + i
     (transa 'N') or A + i * lda ('T'); splitting columns needs columns of
     op(B): B + i * ldb ('N') or B + i ('T').
     """
     cdef int blk, extent = m if split_m else n
+    cdef int n_slices = _gemm_slices(extent, slice_rows)
     cdef unsigned int fp_mode
-    if nt == 0:
+    if nt == 0 or n_slices == 1:
         _gemm(transa, transb, m, n, k, A, lda, B, ldb, beta, C, ldc)
     elif nt == 1:
-        for blk in range(GEMM_BLOCKS):
+        for blk in range(n_slices):
             _gemm_block(transa, transb, split_m, m, n, k, A, lda, B, ldb, beta, C,
-                        ldc, blk * extent // GEMM_BLOCKS,
-                        (blk + 1) * extent // GEMM_BLOCKS)
+                        ldc, blk * extent // n_slices, (blk + 1) * extent // n_slices)
     else:
         with parallel(num_threads=nt):
             fp_mode = _flush_denormals()
-            for blk in prange(GEMM_BLOCKS, schedule='static'):
+            for blk in prange(n_slices, schedule='static'):
                 _gemm_block(transa, transb, split_m, m, n, k, A, lda, B, ldb, beta,
-                            C, ldc, blk * extent // GEMM_BLOCKS,
-                            (blk + 1) * extent // GEMM_BLOCKS)
+                            C, ldc, blk * extent // n_slices,
+                            (blk + 1) * extent // n_slices)
             _restore_fp_mode(fp_mode)
+
+
+cdef inline int _gemm_slices(int extent, intp slice_rows) noexcept nogil:
+    """Slices of a shared GEMM's output extent, each of at least slice_rows
+    (Plan's gemm_slice_rows): every slice is one BLAS call that packs the
+    operand all slices share again, about one copy per 2 * slice_rows flops."""
+    return <int> max(1, min(GEMM_BLOCKS, extent // slice_rows))
 
 
 cdef inline void _activate_rows(const Layout* net, intp l, floating* A, intp b0,
@@ -383,7 +392,8 @@ cdef void _batch_forward(const Layout* net, const floating* params, const floati
                 memcpy(A + b * U + net.a_off[l], params + net.b_off[l],
                        n_l * sizeof(floating))
             _gemm_blocks(c'T', c'N', True, n_l, nb, n_prev, W, n_prev, inp, ld_inp, 1,
-                         A + net.a_off[l], U, _threads_for(net, l))
+                         A + net.a_off[l], U,
+                         _threads_for(net, l), net.slice_rows)
             _activate_rows(net, l, A, 0, nb)
         inp = A + net.a_off[l]
         ld_inp = U
@@ -420,14 +430,16 @@ cdef void _batch_backward(const Layout* net, const floating* params, floating* G
             # (n_l, n_live) = S^T X_live, row-major: (n_live, n_l) column-major
             _gemm_blocks(c'N', c'T', False, live.n_live, n_l, nb,
                          <const floating*> live.inputs, live.n_live, S, U, 0,
-                         <floating*> live.weights, live.n_live, _threads_for(net, l))
+                         <floating*> live.weights, live.n_live,
+                         _threads_for(net, l), net.slice_rows)
             if not defer:
                 _add_live_columns(<const floating*> live.weights, n_l, n_prev, live, Gw)
         elif small:   # G (n_l, n_prev) += S^T A_prev: A(i, b) = S[b U + i]
             _small_gemm(n_l, n_prev, nb, S, 1, U, inp, ld_inp, Gw, n_prev, Gw, n_prev, False)
         else:
             _gemm_blocks(c'N', c'T', False, n_prev, n_l, nb, inp, ld_inp, S, U, 1,
-                         Gw, n_prev, _threads_for(net, l))
+                         Gw, n_prev,
+                         _threads_for(net, l), net.slice_rows)
         gb = G + net.b_off[l]
         for b in range(nb):
             for i in range(n_l):
@@ -444,7 +456,8 @@ cdef void _batch_backward(const Layout* net, const floating* params, floating* G
                 p = p1
         else:
             _gemm_blocks(c'N', c'N', True, n_prev, nb, n_l, params + net.w_off[l],
-                         n_prev, S, U, 0, D + net.a_off[l - 1], U, _threads_for(net, l))
+                         n_prev, S, U, 0, D + net.a_off[l - 1], U,
+                         _threads_for(net, l), net.slice_rows)
             _backprop_rows(net, l - 1, A, D, 0, nb)
 
 

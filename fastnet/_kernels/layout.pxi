@@ -22,6 +22,7 @@ cdef struct Layout:
     double loss_scale       # factor of the reported data loss
     double alpha            # L2 strength  (T.1)
     intp par_min            # weights per layer from which threads are used
+    intp slice_rows         # fewest output rows a slice of a shared GEMM takes (_gemm_slices)
     int n_threads
     bint weights_scale_steps  # a sample's weight scales its per-sample step (T.3a)
     unsigned char* active   # per unit: 1 once a ReLU unit was > 0 (NULL: not recorded)
@@ -30,7 +31,7 @@ cdef struct Layout:
 cdef inline int _threads_for(const Layout* net, intp l) noexcept nogil:
     """Threads for layer l: all of them once the layer is wide enough to pay;
     0 for a layer below that, which one thread runs whatever n_threads is
-    (so its minibatch GEMMs need no fixed slices: _gemm_blocks)."""
+    (so its minibatch GEMMs need no slices: _gemm_blocks)."""
     if net.sizes[l] * net.sizes[l + 1] >= net.par_min:
         return net.n_threads
     return 0

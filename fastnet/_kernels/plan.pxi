@@ -9,6 +9,12 @@
 # measurement (README, "Performance").
 PARALLEL_MIN_WEIGHTS = 65536
 
+# A threaded layer's minibatch GEMMs are cut into slices of at least this
+# many output rows (batch_pass.pxi, _gemm_slices), the same for any thread
+# count.  Chosen by measurement: on batch 200 of 784-256-128-10, slices of 64
+# and 128 rows on two threads ran no faster than one GEMM on one thread.
+GEMM_SLICE_ROWS = 256
+
 # Rows of the BLAS path's buffers for full-batch gradients, which are taken
 # in chunks of this many samples to bound memory.
 GRADIENT_CHUNK_ROWS = 256
@@ -47,6 +53,10 @@ cdef class Plan:
         OpenMP threads over the neurons of wide layers.
     parallel_min_weights : int
         Weights a layer needs before it uses more than one thread.
+    gemm_slice_rows : int
+        Fewest output rows of a slice of a threaded layer's minibatch GEMMs;
+        the slices depend on the shapes alone, so results are the same bits
+        for any n_threads.
     weights_scale_steps : bool
         Per-sample steps scale by the sample's weight (T.3, fastnet's
         Network), instead of scikit-learn's weighted mean, which at batch
@@ -75,7 +85,7 @@ cdef class Plan:
                  bint fused_delta, double loss_scale=1.0, double alpha=0.0,
                  dtype=np.float64, int n_threads=1,
                  intp parallel_min_weights=PARALLEL_MIN_WEIGHTS,
-                 bint weights_scale_steps=False):
+                 intp gemm_slice_rows=GEMM_SLICE_ROWS, bint weights_scale_steps=False):
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
             raise TypeError(f"dtype must be float32 or float64, not {self.dtype}")
@@ -83,6 +93,8 @@ cdef class Plan:
             raise ValueError(f"n_threads must be >= 1, got {n_threads}")
         if parallel_min_weights < 0:
             raise ValueError(f"parallel_min_weights must be >= 0, got {parallel_min_weights}")
+        if gemm_slice_rows < 1:
+            raise ValueError(f"gemm_slice_rows must be >= 1, got {gemm_slice_rows}")
         loss = _checked_code(loss, Loss, "loss")
         self.itemsize = self.dtype.itemsize
         self._set_layout(layer_units, activations, activation_params)
@@ -92,6 +104,7 @@ cdef class Plan:
         self.net.alpha = alpha
         self.net.n_threads = n_threads
         self.net.par_min = parallel_min_weights
+        self.net.slice_rows = gemm_slice_rows
         self.net.weights_scale_steps = weights_scale_steps
         self._allocate_sample_buffers()
 
