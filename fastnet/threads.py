@@ -132,6 +132,6 @@ def single_threaded_blas(uses_blas):
 
     Multithreaded BLAS may split a sum differently for other thread counts;
     one thread keeps results bit-identical for any n_jobs (the kernels share
-    wide GEMMs among their own threads in fixed slices instead).
+    wide GEMMs among their own threads in slices that the shapes fix instead).
     """
     return _blas_limit if uses_blas else _no_limit
