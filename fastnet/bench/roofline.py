@@ -37,7 +37,7 @@ row for one row, W s / n per row for n rows.
 
 fastnet's minibatch GEMMs leave out the inputs that are zero throughout a
 batch (a share of the first layer's weights at least an eighth, in batches
-of 64 rows or more: fastnet/_kernels/batch_pass.pxi), so its own rows
+of 64 rows or more: fastnet/_kernels/live_inputs.pxi), so its own rows
 count only the first-layer flops it does (``live_input_share``), 4 s W_1
 instead of 4 W_1 in training and 2 s W_1 instead of 2 W_1 in inference;
 the peers' rows of the same measurement count the whole work.
@@ -140,7 +140,7 @@ def visited_input_share(X, block=1):
 
 
 # fastnet's rule for leaving dead inputs out of a minibatch's first-layer
-# GEMMs (fastnet/_kernels/batch_pass.pxi: COMPACT_MIN_ROWS, COMPACT_MIN_DEAD_SHARE)
+# GEMMs (fastnet/_kernels/live_inputs.pxi: COMPACT_MIN_ROWS, COMPACT_MIN_DEAD_SHARE)
 COMPACT_MIN_ROWS = 64
 COMPACT_MIN_DEAD_SHARE = 1 / 8
 
