@@ -12,7 +12,7 @@ from .data import repeat_rows
 from .report import faster_text
 from .roofline import Work, fastnet_live_share
 from .settings import CLASSES, DIGITS_HIDDEN, INFERENCE_HIDDEN, INFERENCE_ROWS, Architecture
-from .timing import interleaved_median_call_seconds, min_seconds, quiet
+from .timing import interleaved_median_call_seconds, interleaved_min_seconds, quiet, timed
 
 LATENCY = "latency, one row"
 PREDICT_PROBA = f"predict_proba, {INFERENCE_ROWS} rows"
@@ -77,14 +77,16 @@ def predict_proba_section(report, X, y, budget):
     own_work = Work.inference(architecture, "float64", rows=INFERENCE_ROWS, live_share=share)
     if share < 1:
         report.note_live_inputs(measurement, share)
-    us = {}
     with threadpool_limits(limits=1, user_api="blas"):
         models = fitted_pair(INFERENCE_HIDDEN, X[:FIT_ROWS], y[:FIT_ROWS])
-        for tool, model in models.items():
-            seconds = min_seconds(lambda: model.predict_proba(X_rows), budget.inference_repeats,
-                                  at_least_seconds=0)
-            us[tool] = seconds / INFERENCE_ROWS * 1e6
-            comparison = "" if tool == "fastnet" else faster_text(us[tool], us["fastnet"])
-            report.throughput(measurement, tool, us[tool],
-                              own_work if tool == "fastnet" else work, 1, comparison,
-                              key=(PREDICT_PROBA, tool), gemm=True)
+        # the tools take turns, one call each (timing.interleaved_min_seconds)
+        measures = {tool: timed(lambda model=model: model.predict_proba(X_rows))
+                    for tool, model in models.items()}
+        seconds = interleaved_min_seconds(measures, budget.inference_repeats,
+                                          at_least_seconds=0)
+    us = {tool: s / INFERENCE_ROWS * 1e6 for tool, s in seconds.items()}
+    for tool in models:
+        comparison = "" if tool == "fastnet" else faster_text(us[tool], us["fastnet"])
+        report.throughput(measurement, tool, us[tool],
+                          own_work if tool == "fastnet" else work, 1, comparison,
+                          key=(PREDICT_PROBA, tool), gemm=True)
