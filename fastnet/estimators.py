@@ -17,6 +17,11 @@ from sklearn.utils.validation import column_or_1d, validate_data
 
 from .network import OUTPUT_ACTIVATION, BaseNetwork, _own_arguments, fit_method
 
+# partial_fit's fast path looks up at most this many labels one by one (a
+# dict's lookups); more are searched by numpy, whose calls cost about as much
+# as 32 lookups
+FEW_LABELS = 32
+
 
 class _DropIn(BaseNetwork):
     """What the two scikit-learn drop-ins share beyond BaseNetwork."""
@@ -169,6 +174,9 @@ class MLPClassifier(ClassifierMixin, _DropIn):
         if y.ndim != 1 or targets is None:
             return None
         index, rows = targets
+        if len(y) > FEW_LABELS:   # numpy's search costs less than this many lookups
+            positions = self._label_positions(y)
+            return None if positions is None else rows.take(positions, axis=0)
         try:
             positions = [index[label] for label in y.tolist()]
         except KeyError:   # not a class: the full path says so
@@ -286,7 +294,7 @@ class MLPClassifier(ClassifierMixin, _DropIn):
         >>> clf.classes_, clf.t_
         (array([0, 1, 2]), 150)
         """
-        if sample_weight is None and self._same_classes(classes) and self._step_online(X, y):
+        if sample_weight is None and self._same_classes(classes) and self._fast_partial_fit(X, y):
             return self
         if _check_partial_fit_first_call(self, classes):
             self._label_binarizer = LabelBinarizer()

@@ -447,7 +447,7 @@ class BaseNetwork(OnlineStep, StochasticSolver, LbfgsSolver, LayerWeights, BaseE
         >>> net.t_, net.predict([[2.0]]).round(1)
         (200, array([4.]))
         """
-        if sample_weight is None and self._step_online(X, y):
+        if sample_weight is None and self._fast_partial_fit(X, y):
             return self
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 

@@ -156,9 +156,15 @@ class StochasticSolver:
     def _fit_stochastic(self, X, Y, sample_weight, incremental):
         self._start_optimizer(incremental)
         X_train, Y_train, sw_train, validation = self._split_validation(X, Y, sample_weight)
-        batch_size = self._batch_size(X_train.shape[0])
         samples = to_samples(X_train, self._params.dtype, Y_train, sw_train)
-        self._train_epochs(_Epochs(self, samples, batch_size, sw_train), validation,
+        self._train_samples(samples, sw_train, validation, incremental)
+
+    def _train_samples(self, samples, sample_weight, validation, incremental):
+        """The epochs of a fit or partial_fit call on ``samples`` (a
+        kernels.Samples), with the optimizer and records ready; partial_fit's
+        fast path (fastnet/online.py) starts here."""
+        batch_size = self._batch_size(samples.n_samples)
+        self._train_epochs(_Epochs(self, samples, batch_size, sample_weight), validation,
                            incremental, uses_blas=batch_size > 1 and not samples.is_sparse)
 
     def _start_optimizer(self, incremental):

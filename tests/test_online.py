@@ -1,20 +1,24 @@
-"""partial_fit's fast path (fastnet/online.py): a call that is one optimizer
-step on plain arrays skips the full path's checkpoint and epoch machinery.
+"""partial_fit's fast path (fastnet/online.py): a call on plain arrays with
+the settings of the last full call skips the full path's validation and
+set-up; a call that is one optimizer step also skips the checkpoint.
 
 It must be invisible: the same weights, optimizer state, records and random
-state as the full path, bit for bit, on streams of calls; the same errors;
-and a failed or interrupted call leaves the model as it was."""
+state as the full path, bit for bit, on streams of calls of one step and of
+several; the same errors; and a failed or interrupted call leaves the model
+as it was."""
 import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 
 import fastnet
 from fastnet import DivergenceError, kernels
 from fastnet.online import _OneStepEpoch
+from fastnet.training import _Epochs
 
 X, y = load_digits(return_X_y=True)
 X = X[:300] / 16
@@ -41,14 +45,16 @@ def targets(kind, rows):
         return y[rows]
     if kind == "binary":
         return y[rows] % 2
+    if kind == "odd labels":   # classes_ 1, 3, ..., 19: labels searched, not ranged
+        return 2 * y[rows] + 1
     return Y_REG[rows]
 
 
 def start(kind, **params):
-    est = make("classifier" if kind == "binary" else kind, **params)
+    est = make("classifier" if kind in ("binary", "odd labels") else kind, **params)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        if kind in ("classifier", "binary"):
+        if kind in ("classifier", "binary", "odd labels"):
             est.partial_fit(X[:100], targets(kind, slice(0, 100)),
                             classes=np.unique(targets(kind, slice(None))))
         else:
@@ -77,25 +83,45 @@ def stream(est, kind, rows, full_path):
     return est
 
 
-@pytest.mark.parametrize("kind", ["classifier", "binary", "regressor", "network"])
-@pytest.mark.parametrize("rows", [1, 7])
+# (rows per call, batch_size): one step of one row or of several, then calls
+# of several steps: three batches of 3, 3 and 1 rows, and 20 rows one by one
+# (with shuffling, a fresh random state each call)
+CALLS = [(1, "auto"), (7, "auto"), (7, 3), (20, 1)]
+
+
+@pytest.mark.parametrize("kind", ["classifier", "binary", "odd labels", "regressor", "network"])
+@pytest.mark.parametrize("rows, batch_size", CALLS + [(40, 1)], ids=lambda v: str(v))
 @pytest.mark.parametrize("params", SOLVERS, ids=lambda p: "-".join(map(str, p.values())))
-def test_fast_path_is_bit_identical_to_the_full_path(kind, rows, params):
+def test_fast_path_is_bit_identical_to_the_full_path(kind, rows, batch_size, params):
+    params = dict(params, batch_size=batch_size)
     fast = stream(start(kind, **params), kind, rows, full_path=False)
     full = stream(start(kind, **params), kind, rows, full_path=True)
     assert state(fast) == state(full)
     np.testing.assert_array_equal(fast.predict(X), full.predict(X))
 
 
+def test_unshuffled_epochs_are_bit_identical_to_the_full_path():
+    fast = stream(start("classifier", batch_size=4, shuffle=False), "classifier", 30,
+                  full_path=False)
+    full = stream(start("classifier", batch_size=4, shuffle=False), "classifier", 30,
+                  full_path=True)
+    assert state(fast) == state(full)
+
+
 @pytest.mark.parametrize("kind", ["classifier", "binary", "regressor", "network"])
-@pytest.mark.parametrize("rows", [1, 5])
-def test_plain_calls_take_the_fast_path(kind, rows, monkeypatch):
-    # Network trains per sample by default: several rows are one step in a
-    # batch of their size
-    est = start(kind, **({"batch_size": rows} if kind == "network" else {}))
+@pytest.mark.parametrize("rows, batch_size", CALLS + [(200, "auto"), (201, "auto")],
+                         ids=lambda v: str(v))
+def test_plain_calls_take_the_fast_path(kind, rows, batch_size, monkeypatch):
+    est = start(kind, batch_size=batch_size)
     monkeypatch.setattr(type(est), "_fit", lambda *a, **k: pytest.fail("took the full path"))
+    one_step = rows == 1 or batch_size == "auto" and rows <= 200
+    if one_step:   # no checkpoint: the kernel keeps what the step overwrites
+        monkeypatch.setattr(type(est), "_checkpoint",
+                            lambda *a: pytest.fail("a one-step call made a checkpoint"))
     t = est.t_
-    est.partial_fit(X[100:100 + rows], targets(kind, slice(100, 100 + rows)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.partial_fit(X[:rows], targets(kind, slice(0, rows)))
     assert est.t_ == t + rows and est.n_iter_ == 1
 
 
@@ -136,12 +162,12 @@ def full_path_calls(est, monkeypatch):
     lambda est: est.partial_fit(np.asfortranarray(X[100:103]), y[100:103]),
     lambda est: est.partial_fit(X[100:101].tolist(), y[100:101]),
     lambda est: est.partial_fit(X[100:101], y[100:101].astype(str)),
-    lambda est: est.set_params(batch_size=2).partial_fit(X[100:105], y[100:105]),
+    lambda est: est.partial_fit(sp.csr_matrix(X[100:105]), y[100:105]),
     lambda est: est.set_params(learning_rate_init=0.01).partial_fit(X[100:101], y[100:101]),
     lambda est: est.set_params(warm_start=True).partial_fit(X[100:110], y[100:110]),
     lambda est: est.set_params(verbose=True).partial_fit(X[100:101], y[100:101]),
 ], ids=["sample_weight", "classes as a list", "float32", "Fortran order", "list",
-        "string labels", "several steps", "new learning rate", "warm_start", "verbose"])
+        "string labels", "sparse X", "new learning rate", "warm_start", "verbose"])
 def test_other_calls_take_the_full_path(call, monkeypatch, capsys):
     est = start("classifier")
     calls = full_path_calls(est, monkeypatch)
@@ -171,16 +197,35 @@ def test_a_new_full_call_is_fast_again_after_it(monkeypatch):
     assert calls == []
 
 
+def with_nan(rows):
+    bad = X[100:100 + rows].copy()
+    bad[rows // 2, 5] = np.nan
+    return bad
+
+
+def with_unknown_label(rows):
+    labels = y[100:100 + rows].copy()
+    labels[rows // 2] = 10
+    return labels
+
+
 @pytest.mark.parametrize("bad, error", [
-    (lambda: (X[100:101], np.array([10])), "`y` has classes not in `self.classes_`"),
-    (lambda: (np.full((1, 64), np.nan), y[100:101]), "Input X contains NaN"),
-    (lambda: (X[100:101, :3], y[100:101]), "X has 3 features"),
-])
-def test_bad_calls_fail_as_before_and_change_nothing(bad, error):
-    est = start("classifier")
+    (lambda rows: (X[100:100 + rows], with_unknown_label(rows)),
+     "`y` has classes not in `self.classes_`"),
+    (lambda rows: (X[100:100 + rows], -1.0 * y[100:100 + rows]),
+     "`y` has classes not in `self.classes_`"),
+    (lambda rows: (with_nan(rows), y[100:100 + rows]), "Input X contains NaN"),
+    (lambda rows: (X[100:100 + rows, :3], y[100:100 + rows]), "X has 3 features"),
+], ids=["unknown label", "negative labels", "NaN", "3 features"])
+@pytest.mark.parametrize("rows, batch_size", [(1, "auto"), (60, 1), (60, 7)],
+                         ids=lambda v: str(v))
+def test_bad_calls_fail_as_before_and_change_nothing(bad, error, rows, batch_size):
+    """One row, and more rows than FEW_LABELS, whose labels are searched
+    by numpy."""
+    est = start("classifier", batch_size=batch_size)
     before = state(est)
     with pytest.raises(ValueError, match=error):
-        est.partial_fit(*bad())
+        est.partial_fit(*bad(rows))
     assert state(est) == before
 
 
@@ -218,6 +263,26 @@ def test_a_step_that_overflows_is_taken_back(params, full_path):
     assert np.all(np.isfinite(net.predict(X[:5, :1])))
 
 
+@pytest.mark.parametrize("params", SOLVERS[:3], ids=lambda p: "-".join(map(str, p.values())))
+def test_a_diverging_call_of_several_steps_is_taken_back_as_by_the_full_path(params):
+    """The second of three per-sample steps overflows: the fast path's
+    checkpoint puts back the state before the call, with the full path's
+    message."""
+    rows, targets_ = np.array([[0.5], [1e300], [0.25]]), np.zeros(3)
+    messages = []
+    for full_path in (False, True):
+        net = diverging(params)
+        before = state(net)
+        if full_path:
+            net.__dict__.pop("_online_key")
+        with pytest.raises(DivergenceError, match="the model is back at its state before "
+                                                  "this call") as raised:
+            net.partial_fit(rows, targets_)
+        messages.append(str(raised.value))
+        assert state(net) == before
+    assert messages[0] == messages[1]
+
+
 def test_a_non_finite_loss_stops_before_the_step():
     net = diverging(dict(solver="adam"))
     before = state(net)
@@ -245,6 +310,39 @@ def test_ctrl_c_leaves_the_model_as_before_the_call(after_kernel, monkeypatch):
     with pytest.warns(UserWarning, match="Training interrupted by user."):
         assert est.partial_fit(X[101:102], y[101:102]) is est
     assert state(est) == before
+
+
+@pytest.mark.parametrize("after_kernel", [False, True])
+def test_ctrl_c_in_a_call_of_several_steps_leaves_the_model_as_before(after_kernel,
+                                                                       monkeypatch):
+    """As the full path does: the weights, optimizer and records as before
+    the call; the random state as this call drew it afresh (scikit-learn's
+    check_random_state at the start of every call)."""
+    original = _Epochs.run
+
+    def interrupted(self, progress):
+        if after_kernel:
+            original(self, progress)
+        raise KeyboardInterrupt
+
+    after = []
+    for full_path in (False, True):
+        est = start("classifier", batch_size=3)
+        est.partial_fit(X[100:110], y[100:110])
+        before = state(est)
+        if full_path:
+            est.__dict__.pop("_online_key")
+        with monkeypatch.context() as patch, \
+                pytest.warns(UserWarning, match="Training interrupted by user."):
+            patch.setattr(_Epochs, "run", interrupted)
+            if not full_path:
+                patch.setattr(type(est), "_fit",
+                              lambda *a, **k: pytest.fail("took the full path"))
+            assert est.partial_fit(X[110:120], y[110:120]) is est
+        after.append(state(est))
+        before.pop("random")
+        assert {k: v for k, v in after[-1].items() if k != "random"} == before
+    assert after[0] == after[1]
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam"])
