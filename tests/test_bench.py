@@ -14,7 +14,9 @@ from fastnet.bench import classifiers
 from fastnet.bench.command import parse_args
 from fastnet.bench.data import repeat_rows
 from fastnet.bench.fann import FannDriver
-from fastnet.bench.inference import LATENCY, latency_section, one_row_call
+from fastnet.bench.gemms import blas_gemms
+from fastnet.bench.inference import (GEMMS_ALONE, LATENCY, PREDICT_PROBA, latency_section,
+                                     one_row_call)
 from fastnet.bench.native import c_compiler, compile_program, run_program
 from fastnet.bench.report import Figure, Report, faster_text, format_table, significant
 from fastnet.bench.roofline import (Bound, Roofline, Work, fastnet_live_share, live_input_share,
@@ -210,6 +212,36 @@ def test_goal_needs_says_what_a_gemm_case_would_ask_of_the_fastest_gemm():
     latency = next(target for target in TARGETS if target.goal == 40)
     figures = {latency.fastnet: Figure(50.0, "µs/call"), latency.peer: Figure(2400.0, "µs/call")}
     assert target_rows(figures)[0][5:] == ("40×", "", "60.0 µs/call")
+
+
+def test_a_goal_under_the_gemms_alone_says_so():
+    proba = TARGETS[-1]
+    assert proba.floor == (PREDICT_PROBA, GEMMS_ALONE)
+    figures = {proba.fastnet: Figure(20.0, "µs/sample"), proba.peer: Figure(24.0, "µs/sample")}
+    figures[proba.floor] = Figure(17.0, "µs/sample")
+    # 24 / 1.5 = 16 µs, under the 17 µs of the GEMMs alone
+    assert target_rows(figures)[0][-1] == ("16.0 µs/sample; its GEMMs alone take "
+                                           "17.0 µs/sample, more than the goal allows")
+    figures[proba.floor] = Figure(15.0, "µs/sample")
+    assert target_rows(figures)[0][-1] == "16.0 µs/sample; its GEMMs alone take 15.0 µs/sample"
+
+
+def test_blas_gemms_run_fastnets_layer_products_block_by_block(monkeypatch):
+    import scipy.linalg.blas
+
+    calls = []
+
+    def dgemm(alpha, a, b, beta, c, trans_a, overwrite_c):
+        assert (alpha, beta, trans_a, overwrite_c) == (1.0, 1.0, 1, 1)
+        assert a.flags.f_contiguous and b.flags.f_contiguous and c.flags.f_contiguous
+        calls.append((a.shape, b.shape, c.shape))
+
+    monkeypatch.setattr(scipy.linalg.blas, "dgemm", dgemm)
+    blas_gemms((6, 4, 3), n_rows=10, block_rows=4, live_share=0.5)()
+    # blocks of 4, 4 and 2 rows; the first layer over 3 of the 6 inputs
+    assert calls == [((3, 4), (3, rows), (4, rows)) if layer == 0 else
+                     ((4, 3), (4, rows), (3, rows))
+                     for rows in (4, 4, 2) for layer in (0, 1)]
 
 
 def test_fastest_gemm_is_the_faster_of_numpy_and_pytorch():

@@ -8,7 +8,8 @@ an MNIST-sized network (784-256-128-10), fastnet's thread scaling (also on
 784-1024-1024-10), float32 against float64, minibatch SGD against PyTorch,
 minibatch Adam against scikit-learn, one-row latencies of ``predict``,
 ``predict_proba`` and ``partial_fit``, ``predict_proba`` on 20,000 rows of
-784-512-512-10, and the training time to 97 % test accuracy on digits; then
+784-512-512-10 (with the GEMMs fastnet runs there timed alone through BLAS:
+``gemms``), and the training time to 97 % test accuracy on digits; then
 the targets summary (``targets``).
 
 Every comparison is a ratio of timings taken in the same run, each the
@@ -21,7 +22,8 @@ with a note otherwise.
 
 Modules, one concept each: ``settings`` (networks, budgets), ``data``,
 ``timing``, ``native`` (compiling the C programs), ``roofline`` (the bound
-model and its measurement, ``roofline.c``), the peers ``classifiers``
+model and its measurement, ``roofline.c``), ``gemms`` (predict_proba's
+GEMMs alone), the peers ``classifiers``
 (fastnet's and scikit-learn's MLPClassifier), ``torch_peer`` and ``fann``
 (``fann_driver.c``), ``machine``, ``report`` (rows and tables), the
 sections ``training``, ``inference`` and ``race``, ``targets``, and

@@ -9,6 +9,7 @@ from threadpoolctl import threadpool_limits
 
 from ..kernels import FORWARD_BLOCK_ROWS
 from .data import repeat_rows
+from .gemms import blas_gemms
 from .report import faster_text
 from .roofline import Work, fastnet_live_share
 from .settings import CLASSES, DIGITS_HIDDEN, INFERENCE_HIDDEN, INFERENCE_ROWS, Architecture
@@ -17,6 +18,8 @@ from .timing import interleaved_median_call_seconds, interleaved_min_seconds, qu
 LATENCY = "latency, one row"
 PREDICT_PROBA = f"predict_proba, {INFERENCE_ROWS} rows"
 LATENCY_METHODS = ("predict", "predict_proba", "partial_fit")
+# the predict_proba row of fastnet's GEMMs alone (gemms.py)
+GEMMS_ALONE = "GEMMs alone"
 # rows the predict_proba networks are fitted on: only the weights' shapes matter there
 FIT_ROWS = 1000
 
@@ -79,9 +82,12 @@ def predict_proba_section(report, X, y, budget):
         report.note_live_inputs(measurement, share)
     with threadpool_limits(limits=1, user_api="blas"):
         models = fitted_pair(INFERENCE_HIDDEN, X[:FIT_ROWS], y[:FIT_ROWS])
-        # the tools take turns, one call each (timing.interleaved_min_seconds)
+        # the tools take turns, one call each (timing.interleaved_min_seconds),
+        # and with them the GEMMs fastnet runs, alone (gemms.py)
         measures = {tool: timed(lambda model=model: model.predict_proba(X_rows))
                     for tool, model in models.items()}
+        measures[GEMMS_ALONE] = timed(blas_gemms(architecture.units, INFERENCE_ROWS,
+                                                 FORWARD_BLOCK_ROWS, share))
         seconds = interleaved_min_seconds(measures, budget.inference_repeats,
                                           at_least_seconds=0)
     us = {tool: s / INFERENCE_ROWS * 1e6 for tool, s in seconds.items()}
@@ -90,3 +96,7 @@ def predict_proba_section(report, X, y, budget):
         report.throughput(measurement, tool, us[tool],
                           own_work if tool == "fastnet" else work, 1, comparison,
                           key=(PREDICT_PROBA, tool), gemm=True)
+    report.throughput(measurement, GEMMS_ALONE, us[GEMMS_ALONE], own_work, 1,
+                      f"{us[GEMMS_ALONE] / us['fastnet']:.0%} of fastnet's time",
+                      ", fastnet's GEMMs through BLAS", key=(PREDICT_PROBA, GEMMS_ALONE),
+                      gemm=True)
