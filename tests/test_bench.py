@@ -25,6 +25,7 @@ from fastnet.bench.settings import QUICK, Architecture
 from fastnet.bench.targets import TARGETS, target_rows
 from fastnet.bench.timing import (interleaved_median_call_seconds, interleaved_min_seconds,
                                   median_call_seconds)
+from fastnet.bench import training
 from fastnet.bench.training import SGD_BATCH, minibatch_section
 
 DIGITS = Architecture(64, (100,))
@@ -385,6 +386,31 @@ def test_sections_report_rows_and_target_figures():
     assert (SGD_BATCH, "digits", "fastnet") in report.figures
     assert report.figures[(LATENCY, "partial_fit", "scikit-learn")].unit == "µs/call"
     assert len(report.rows) == 2 + 6
+
+
+@pytest.mark.parametrize("peer_samples", [40, 20])
+def test_per_sample_section_times_scikit_learn_in_turns_on_all_samples(peer_samples,
+                                                                      monkeypatch):
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:40] / 16.0, y[:40]
+    turns = []
+    original = interleaved_min_seconds
+
+    def recording(measures, repeats, **kwargs):
+        turns.append(sorted(map(str, measures)))
+        return original(measures, repeats, **kwargs)
+
+    monkeypatch.setattr(training, "interleaved_min_seconds", recording)
+    report = Report(FixedRoofline())
+    training.per_sample_section(report, "digits", X, y, DIGITS, TINY, peer_samples, [1],
+                                training.Peers())
+    in_turns = peer_samples == len(X)
+    assert ("scikit-learn" in str(turns[0])) == in_turns
+    [row] = [row for row in report.rows if row.tool == "scikit-learn"]
+    assert row.setting == "float64, 1 thread" + ("" if in_turns else ", 20 samples")
+    assert ("per-sample SGD", "digits", "scikit-learn", "float64") in report.figures
 
 
 def test_command_line_defaults():

@@ -92,7 +92,8 @@ def print_report(report, budget, markdown):
         print(f"note: {note}")
     print(f"note: µs/sample is training time per sample per epoch (per row for predict_proba); "
           f"each timing is the minimum of {budget.repeats} or more epochs, each latency the "
-          "median of single calls; fastnet's one-thread per-sample rows and FANN take turns, "
+          "median of single calls; fastnet's one-thread per-sample rows, FANN and "
+          "scikit-learn where it trains on all the samples take turns, "
           f"each turn the fastest of {EPOCHS_PER_TURN} epochs back to back (FANN's driver "
           "times its turn so); "
           "per-sample scikit-learn and PyTorch rows time a subset "

@@ -86,13 +86,20 @@ def per_sample_section(report, title, X, y, architecture, budget, peer_samples, 
     """Per-sample SGD: fastnet, then scikit-learn, PyTorch and FANN when present.
 
     scikit-learn and PyTorch train on the first ``peer_samples`` samples only.
+    FANN, and scikit-learn when it trains on all of them, take turns with
+    fastnet's one-thread rows (fastnet_rows' rivals).
     """
     from sklearn import neural_network as sklearn_mlp
 
     measurement = f"{PER_SAMPLE}, {title} {architecture}"
-    # FANN, the per-sample target's peer, takes turns with fastnet's epochs
+    subset = slice(0, min(peer_samples, len(X)))
+    # the per-sample targets' peers take turns with fastnet's epochs: FANN,
+    # and scikit-learn where it trains on the same samples
     rivals = {} if peers.fann is None else {"FANN": peers.fann.epochs(
         X, y, architecture, epochs_per_run=EPOCHS_PER_TURN)}
+    if subset.stop == len(X):
+        rivals["scikit-learn"] = classifier_epochs(sklearn_mlp, X, y, architecture.hidden,
+                                                   "sgd", 1, epochs_per_turn=EPOCHS_PER_TURN)
     fastnet_us, work = fastnet_rows(report, measurement, X, y, architecture, budget,
                                     thread_counts, key=(PER_SAMPLE, title, "fastnet"),
                                     rivals=rivals)
@@ -103,11 +110,10 @@ def per_sample_section(report, title, X, y, architecture, budget, peer_samples, 
                           faster_text(us, fastnet_us[dtype, 1]), note,
                           key=(PER_SAMPLE, title, tool, dtype))
 
-    subset = slice(0, min(peer_samples, len(X)))
     note = f", {subset.stop} samples" if subset.stop < len(X) else ""
-    peer_row("scikit-learn", time_classifier_epoch(sklearn_mlp, X[subset], y[subset],
-                                                   architecture.hidden, "sgd", 1, budget.repeats),
-             "float64", note)
+    peer_row("scikit-learn", fastnet_us["scikit-learn", 1] if "scikit-learn" in rivals else
+             time_classifier_epoch(sklearn_mlp, X[subset], y[subset], architecture.hidden,
+                                   "sgd", 1, budget.repeats), "float64", note)
     if peers.torch is not None:
         peer_row("PyTorch", time_torch_epoch(peers.torch, X[subset], y[subset], architecture,
                                              1, 1, budget.repeats), "float64", note)
