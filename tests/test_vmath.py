@@ -72,6 +72,17 @@ def test_every_length_including_the_tail(build, n):
     assert ulps(activate(build, "exp", x), np.exp(x)).max() <= 1
 
 
+@pytest.mark.parametrize("name", ["exp", "tanh", "logistic", "elu"])
+def test_each_element_gets_the_bits_it_gets_alone(build, name):
+    """Arrays of every length up to four vectors: the last vector overlaps
+    the one before it, and each element must still be mapped once, from its
+    own input, to the bits a one-element call gives it."""
+    x = np.random.default_rng(3).uniform(-4, 4, 33)
+    for n in range(1, 34):
+        alone = np.array([activate(build, name, x[i:i + 1])[0] for i in range(n)])
+        np.testing.assert_array_equal(activate(build, name, x[:n]), alone)
+
+
 def test_special_values(build):
     x = np.array([np.inf, -np.inf, np.nan, 0.0, 709.78, 709.79, -745.2, -744.0, 1e-320])
     got = activate(build, "exp", x)
