@@ -313,8 +313,7 @@ class BaseNetwork(OnlineStep, StochasticSolver, LbfgsSolver, LayerWeights, BaseE
         if first_pass or self._draws_random_numbers(Y.shape[0]):
             # seeding costs more than a one-row partial_fit, which draws
             # nothing (a permutation of one sample)
-            self._random_state = seeding.fresh_random_state(
-                self.random_state, self.__dict__.get("_random_state"))
+            self._renew_random_state()
         if first_pass:
             self._initialize(layer_units, dtype)
         self._kernel_plan()        # the kernels accept the layout and settings
@@ -322,6 +321,12 @@ class BaseNetwork(OnlineStep, StochasticSolver, LbfgsSolver, LayerWeights, BaseE
 
     def _check_targets(self, Y):
         """Refuse targets the output layer and loss cannot learn (Network)."""
+
+    def _renew_random_state(self):
+        """``check_random_state(random_state)``, as scikit-learn's MLP calls
+        it at the start of every fit and partial_fit (fastnet/seeding.py)."""
+        self._random_state = seeding.fresh_random_state(
+            self.random_state, self.__dict__.get("_random_state"))
 
     def _draws_random_numbers(self, n_samples):
         """Whether training on n_samples draws from the random state (the

@@ -38,7 +38,6 @@ import numpy as np
 from . import kernels
 from .checkpoint import RECORDS
 from .progress import Progress
-from .seeding import fresh_random_state
 from .threads import single_threaded_blas
 from .training import Diverged, _shuffled, dead_layers
 
@@ -141,7 +140,7 @@ class OnlineStep:
         """The full path's epoch of several steps, after what _prepare
         would do on this call: draw from a fresh random state."""
         if self._draws_random_numbers(samples.n_samples):
-            self._random_state = fresh_random_state(self.random_state, self._random_state)
+            self._renew_random_state()
         self._train_samples(samples, None, None, incremental=True)
 
     def _train_one_step(self, samples):
@@ -201,7 +200,7 @@ class _OneStepEpoch:
         else:
             order = np.arange(self.n_samples, dtype=np.intp)
             if est.shuffle:   # the full path's draws: a fresh RandomState, one shuffle
-                est._random_state = fresh_random_state(est.random_state, est._random_state)
+                est._renew_random_state()
                 order = _shuffled(order, est._random_state)
         first, second = optimizer.moments()
         loss_sum, steps, done, diverged = self.plan.train_step(
