@@ -203,11 +203,8 @@ static void fastnet_elu##SUFFIX(T* a, ptrdiff_t n, double alpha) {              
         fastnet_vm_d z = fastnet_vm_load##SUFFIX((a) + (n) - FASTNET_VM_LANES,           \
                                                  FASTNET_VM_LANES);                      \
         const fastnet_vm_d last = (EXPR);                                                \
-        for (; i + FASTNET_VM_LANES <= (n) - FASTNET_VM_LANES; i += FASTNET_VM_LANES) {  \
-            z = fastnet_vm_load##SUFFIX((a) + i, FASTNET_VM_LANES);                      \
-            fastnet_vm_store##SUFFIX((a) + i, (EXPR), FASTNET_VM_LANES);                 \
-        }                                                                                \
-        if (i < (n) - FASTNET_VM_LANES) {   /* the vector the last one overlaps */       \
+        /* every vector that starts before the last one (the final one may overlap it) */ \
+        for (; i < (n) - FASTNET_VM_LANES; i += FASTNET_VM_LANES) {                      \
             z = fastnet_vm_load##SUFFIX((a) + i, FASTNET_VM_LANES);                      \
             fastnet_vm_store##SUFFIX((a) + i, (EXPR), FASTNET_VM_LANES);                 \
         }                                                                                \
